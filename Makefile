@@ -1,0 +1,38 @@
+# packer-plugin-jitsi — build, test and demo. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+BINARY   := packer-plugin-jitsi
+GOTAGS   := libsqlite3
+# libdqlite is linked statically so Packer can load the plugin on machines
+# without libdqlite; libuv, liblz4 and libsqlite3 stay dynamic (Debian base libs).
+export CGO_LDFLAGS := -Wl,-Bstatic -ldqlite -Wl,-Bdynamic -luv -llz4 -lsqlite3
+export CGO_ENABLED := 1
+GO       ?= go
+DEMO_DIR ?= $(CURDIR)/demo-out
+
+.PHONY: help deps build test generate demo e2e clean
+
+help: ## list targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: ## install what build and tests need (idempotent; Debian/Ubuntu, as root)
+	scripts/deps.sh
+
+build: ## build ./packer-plugin-jitsi
+	$(GO) build -tags $(GOTAGS) -o $(BINARY) .
+
+generate: ## regenerate HCL2 specs (must leave no diff)
+	$(GO) generate ./...
+
+test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
+	$(GO) vet -tags $(GOTAGS) ./...
+	shellcheck -x scripts/*.sh scripts/node/*
+	$(GO) test -tags $(GOTAGS) -count=1 ./...
+
+demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
+	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
+
+clean:
+	rm -f $(BINARY)
+	rm -rf $(DEMO_DIR)

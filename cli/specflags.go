@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+)
+
+// specFlags are the flags that describe a node, shared by every command that
+// issues or renders one.
+type specFlags struct {
+	role, fqdn, secretFile, nickname, format, shard string
+	publicIP, localIP                               string
+	stun, extraShards                               listFlag
+	localBridge                                     bool
+	cert, certPath, keyPath, email                  string
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func (f *specFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.role, "role", "", "node role: jms or jvb (required)")
+	fs.StringVar(&f.fqdn, "jms-fqdn", "", "DNS name of the JMS, e.g. meet.example.org (required)")
+	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the JMS's bridge secret; - reads stdin (required)")
+	fs.StringVar(&f.nickname, "nickname", "", "jvb: unique brewery nickname, e.g. jvb-001")
+	fs.StringVar(&f.format, "format", "", "jvb: config format, modern (jvb.conf) or legacy (sip-communicator.properties) (default modern)")
+	fs.StringVar(&f.shard, "shard", "", "jvb: id of the bridge's shard entry (default \""+node.DefaultShardID+"\")")
+	fs.StringVar(&f.publicIP, "public-ip", "", "jvb: public address to advertise behind NAT")
+	fs.StringVar(&f.localIP, "local-ip", "", "jvb: private address the public one maps to (default: detected at boot)")
+	fs.Var(&f.stun, "stun", "jvb: STUN server host:port (repeatable)")
+	fs.Var(&f.extraShards, "extra-shard", "jvb: another JMS this bridge serves, as id=ID,jms-fqdn=FQDN,secret-file=FILE (repeatable)")
+	fs.BoolVar(&f.localBridge, "local-bridge", false, "jms: keep the JMS's own videobridge running")
+	fs.StringVar(&f.cert, "cert", "", "jms: certificate: self-signed, own or letsencrypt (default self-signed)")
+	fs.StringVar(&f.certPath, "cert-path", "", "jms: certificate path on the JMS (--cert own)")
+	fs.StringVar(&f.keyPath, "key-path", "", "jms: key path on the JMS (--cert own)")
+	fs.StringVar(&f.email, "email", "", "jms: e-mail for Let's Encrypt (--cert letsencrypt)")
+}
+
+// spec builds the node spec; it reads secret files but does not validate.
+func (f *specFlags) spec(env Env) (node.Spec, error) {
+	s := node.Spec{
+		Role:        node.Role(f.role),
+		JMSFQDN:     f.fqdn,
+		Nickname:    f.nickname,
+		ShardID:     f.shard,
+		Format:      node.Format(f.format),
+		NAT:         node.NAT{PublicAddress: f.publicIP, LocalAddress: f.localIP, STUNServers: f.stun},
+		LocalBridge: f.localBridge,
+		Cert:        node.Cert{Choice: node.CertChoice(f.cert), CertPath: f.certPath, KeyPath: f.keyPath, Email: f.email},
+	}
+	if f.secretFile == "" {
+		return s, usageErrorf("--secret-file is required: the JMS's secret is read from a file (or - for stdin), never from a flag")
+	}
+	secret, err := readSecret(env, f.secretFile)
+	if err != nil {
+		return s, err
+	}
+	s.Secret = secret
+	for i, raw := range f.extraShards {
+		sh, err := parseExtraShard(env, raw)
+		if err != nil {
+			return s, usageErrorf("--extra-shard #%d: %w", i+1, err)
+		}
+		s.ExtraShards = append(s.ExtraShards, sh)
+	}
+	return s, nil
+}
+
+func parseExtraShard(env Env, raw string) (node.Shard, error) {
+	var sh node.Shard
+	var file string
+	for _, part := range strings.Split(raw, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		switch {
+		case !ok:
+			return sh, fmt.Errorf("%q is not key=value: write id=ID,jms-fqdn=FQDN,secret-file=FILE", part)
+		case k == "id":
+			sh.ID = v
+		case k == "jms-fqdn":
+			sh.JMSFQDN = v
+		case k == "secret-file":
+			file = v
+		default:
+			return sh, fmt.Errorf("unknown key %q: use id, jms-fqdn and secret-file", k)
+		}
+	}
+	if file == "" || file == "-" {
+		return sh, fmt.Errorf("secret-file=FILE is required (stdin is reserved for --secret-file)")
+	}
+	secret, err := readSecret(env, file)
+	if err != nil {
+		return sh, err
+	}
+	sh.Secret = secret
+	return sh, nil
+}
+
+// maxSecretFile bounds what is read from a secret file.
+const maxSecretFile = 64 << 10
+
+// readSecret reads a secret from a file ("-" = stdin) and removes one trailing
+// newline, which editors and `echo` add.
+func readSecret(env Env, path string) (string, error) {
+	var r io.Reader
+	if path == "-" {
+		r = env.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", usageErrorf("--secret-file: %w", err)
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o004 != 0 {
+			fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: warning: secret file %s is world-readable; chmod 600 it\n", path)
+		}
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxSecretFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read secret file %s: %w", path, err)
+	}
+	if len(b) > maxSecretFile {
+		return "", usageErrorf("--secret-file %s: larger than %d bytes; it should hold only the secret", path, maxSecretFile)
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	return string(b), nil
+}

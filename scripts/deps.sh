@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what building and testing packer-plugin-jitsi needs on Debian/Ubuntu.
+# Idempotent: packages already present are skipped, nothing is rebuilt needlessly.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Debian packages: cloud-init (schema checks of generated user-data), shellcheck,
+# Java + Typesafe Config (round-trips through Jitsi's own parsers), the C
+# toolchain and libdqlite's build/link dependencies, openssh-server (the private
+# sshd of Packer acceptance tests).
+packages=(
+	build-essential pkg-config git ca-certificates
+	cloud-init shellcheck
+	default-jdk-headless libtypesafe-config-java
+	libsqlite3-dev libuv1-dev liblz4-dev
+	openssh-server
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if ((${#missing[@]})); then
+	echo "deps: installing ${missing[*]}"
+	sudo_cmd=()
+	[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+	"${sudo_cmd[@]}" apt-get update -qq
+	# policy-rc.d keeps package postinsts from starting daemons (sshd, prosody):
+	# tests start and stop their own, by PID.
+	DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -x "$here/install-dqlite.sh" ]; then
+	"$here/install-dqlite.sh"
+fi
+if [ -x "$here/get-packer.sh" ]; then
+	"$here/get-packer.sh"
+fi
