@@ -34,7 +34,7 @@ func Build(s node.Spec) cloudinit.Config {
 		c.FQDN = s.JMSFQDN
 		c.PreferFQDN = true
 	case node.RoleJVB:
-		c.Hostname = s.Nickname
+		c.Hostname = s.Nickname // a group bridge's: set by the applier once claimed
 	}
 	// The applier travels with the files it applies, so user-data and applier
 	// always match, even on an image baked by an older plugin.

@@ -40,7 +40,14 @@ func cases() map[string]node.Spec {
 	le.LocalBridge = true
 	own := jms
 	own.Cert = node.Cert{Choice: node.CertOwn, CertPath: "/etc/ssl/meet.crt", KeyPath: "/etc/ssl/meet.key"}
+	group := jvb
+	group.Nickname = ""
+	group.Group = "bridges-eu"
+	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", NodeToken: "node-token-123"}
+	reporting := jvb
+	reporting.Registry = group.Registry
 	return map[string]node.Spec{
+		"jvb-group": group, "jvb-modern-reporting": reporting,
 		"jvb-modern": jvb, "jvb-legacy": legacy, "jvb-modern-nat-two-shards": nat, "jvb-legacy-nat-two-shards": legacyNAT,
 		"jms": jms, "jms-letsencrypt-local-bridge": le, "jms-own-cert": own,
 	}
@@ -140,6 +147,9 @@ func TestFileModesAndSecrets(t *testing.T) {
 	for name, s := range cases() {
 		c := Build(s)
 		secrets := []string{s.Secret}
+		if s.Registry != nil {
+			secrets = append(secrets, s.Registry.NodeToken)
+		}
 		for _, sh := range s.ExtraShards {
 			secrets = append(secrets, sh.Secret)
 		}
@@ -147,7 +157,10 @@ func TestFileModesAndSecrets(t *testing.T) {
 			if len(f.Permissions) != 4 {
 				t.Errorf("%s: %s: permissions %q are not 4 octal digits", name, f.Path, f.Permissions)
 			}
-			hasSecret := strings.Contains(f.Content, s.Secret)
+			hasSecret := false
+			for _, sec := range secrets {
+				hasSecret = hasSecret || strings.Contains(f.Content, sec)
+			}
 			if hasSecret && f.Permissions[3] != '0' {
 				t.Errorf("%s: %s holds the secret with mode %s (world-accessible)", name, f.Path, f.Permissions)
 			}

@@ -66,6 +66,12 @@ func bridgeHOCON(s node.Spec) []byte {
 		for _, sh := range s.Shards() {
 			fmt.Fprintf(&b, "    %s {\n", HOCONString(sh.ID))
 			for _, kv := range shardSettings(s, sh) {
+				if kv[0] == "muc_nickname" && s.Group != "" {
+					// Claimed at boot; unset, the bridge refuses to start
+					// rather than join under a name that could collide.
+					fmt.Fprintf(&b, "      %s = ${%s}\n", kv[0], NicknameEnv)
+					continue
+				}
 				if kv[0] == "disable_certificate_verification" {
 					fmt.Fprintf(&b, "      %s = %s\n", kv[0], kv[1])
 					continue

@@ -37,6 +37,11 @@ func NodeFiles(s node.Spec) []File {
 	files := []File{
 		{Path: NodeEnv, Owner: "root:root", Mode: modePublic, Content: nodeEnv(s)},
 	}
+	if s.Registry != nil {
+		// curl reads it with -H @file: the token stays off command lines.
+		files = append(files, File{Path: NodeRegistryAuth, Owner: "root:root", Mode: modeSecret,
+			Content: []byte("Authorization: Bearer " + s.Registry.NodeToken + "\n")})
+	}
 	switch s.Role {
 	case node.RoleJVB:
 		files = append(files, bridgeFiles(s)...)
@@ -55,6 +60,9 @@ func nodeEnv(s node.Spec) []byte {
 	kv := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, ShellValue(v)) }
 	kv("JITSI_NODE_ROLE", string(s.Role))
 	kv("JITSI_NODE_JMS_FQDN", s.JMSFQDN)
+	if s.Registry != nil {
+		kv("JITSI_NODE_REGISTRY_URL", strings.TrimSuffix(s.Registry.URL, "/"))
+	}
 	switch s.Role {
 	case node.RoleJVB:
 		kv("JITSI_NODE_NICKNAME", s.Nickname)
@@ -64,6 +72,10 @@ func nodeEnv(s node.Spec) []byte {
 		// An empty local address with a public one: the applier detects the
 		// node's primary address at boot (it is only known there).
 		kv("JITSI_NODE_NAT_LOCAL_ADDRESS", s.NAT.LocalAddress)
+		if s.Group != "" {
+			// No nickname above: the applier claims one from the registry.
+			kv("JITSI_NODE_GROUP", s.Group)
+		}
 	case node.RoleJMS:
 		kv("JITSI_NODE_BRIDGE_ACCOUNT", BridgeUser+"@"+AuthDomain(s.JMSFQDN))
 		kv("JITSI_NODE_BREWERY", BreweryJID(s.JMSFQDN))

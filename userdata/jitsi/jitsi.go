@@ -51,6 +51,12 @@ const (
 	NodeSecret = NodeDir + "/secret"
 	// NodeDebconf holds the debconf preseed of a JMS (it contains the secret).
 	NodeDebconf = NodeDir + "/debconf.seed"
+	// NodeRegistryAuth is the registry's Authorization header for a group
+	// bridge (it holds the node token), root-only.
+	NodeRegistryAuth = NodeDir + "/registry-auth"
+	// NicknameEnv is the environment variable through which a group bridge's
+	// claimed nickname reaches jvb.conf (a HOCON substitution).
+	NicknameEnv = "JITSI_NODE_NICKNAME"
 	// Applier is the first-boot program the user-data runs.
 	Applier = "/usr/local/sbin/jitsi-node-apply"
 	// ApplierState records the last successful apply (for idempotence and status).

@@ -66,6 +66,22 @@ type Spec struct {
 	LocalBridge bool `json:"local_bridge,omitempty"`
 	// Cert is the JMS's certificate choice.
 	Cert Cert `json:"cert,omitempty"`
+	// Registry, when set, is the registry API the node reports its state to
+	// (active, or failed with the reason) once first boot is done.
+	Registry *RegistryLink `json:"registry,omitempty"`
+	// Group, when set, makes this the shared user-data of an autoscaling
+	// group of bridges: each bridge claims its own nickname from Registry at
+	// first boot instead of carrying one (Nickname stays empty).
+	Group string `json:"group,omitempty"`
+}
+
+// RegistryLink is how a node reaches the registry API at boot.
+type RegistryLink struct {
+	// URL of the API, e.g. https://registry.example.org:8443.
+	URL string `json:"url"`
+	// NodeToken is the registry's node token (claim and report only). Like
+	// the secret, it is never logged or shown in errors.
+	NodeToken string `json:"-"`
 }
 
 // NAT settings of a bridge behind NAT (JVB only).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -45,10 +46,16 @@ func (s Spec) validate(needNickname bool) error {
 	}
 	v.fqdn("jms_fqdn", s.JMSFQDN)
 	v.secret("secret", s.Secret)
+	if s.Registry != nil {
+		v.registry(*s.Registry)
+	}
 
 	switch s.Role {
 	case RoleJVB:
-		if s.Nickname != "" || needNickname {
+		switch {
+		case s.Group != "":
+			v.group(s)
+		case s.Nickname != "" || needNickname:
 			v.nickname("nickname", s.Nickname)
 		}
 		switch s.Format {
@@ -74,6 +81,7 @@ func (s Spec) validate(needNickname bool) error {
 			{"format", s.Format != ""},
 			{"nat", s.NAT.PublicAddress != "" || s.NAT.LocalAddress != "" || len(s.NAT.STUNServers) > 0},
 			{"extra_shards", len(s.ExtraShards) > 0},
+			{"group", s.Group != ""},
 		} {
 			if f.set {
 				v.add(f.name, "applies to role jvb only")
@@ -288,6 +296,43 @@ func (v *validator) nat(n NAT) {
 				v.add(field, "%q: host is neither an IP address nor a DNS name", hp)
 			}
 		}
+	}
+}
+
+// MaxTokenLen bounds a registry token.
+const MaxTokenLen = 512
+
+func (v *validator) group(s Spec) {
+	if s.Nickname != "" {
+		v.add("nickname", "must be empty with a group: each bridge of group %q claims its nickname at boot", s.Group)
+	}
+	if s.Format != FormatModern {
+		v.add("format", "%q cannot be used with a group: a claimed nickname reaches jvb.conf through the environment, which only the modern format reads", s.Format)
+	}
+	if len(s.Group) > MaxNicknameLen || !isLowerName(s.Group, false) {
+		v.add("group", "%q is not allowed: use lower-case letters, digits and '-', starting with a letter, at most %d", s.Group, MaxNicknameLen)
+	}
+	if s.Registry == nil {
+		v.add("registry", "is required with a group: the registry API the bridges claim their nicknames from")
+	}
+}
+
+func (v *validator) registry(r RegistryLink) {
+	u, err := url.Parse(r.URL)
+	switch {
+	case r.URL == "":
+		v.add("registry.url", "is required: the registry API the node reaches at boot, e.g. https://registry.example.org:8443")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(r.URL, " \"\\'`$"):
+		v.add("registry.url", "%q is not a registry URL: use http(s)://host[:port] without path, query or credentials", r.URL)
+	}
+	switch {
+	case r.NodeToken == "":
+		v.add("registry.node_token", "is required: the registry's node token (give it with --node-token-file)")
+	case len(r.NodeToken) > MaxTokenLen:
+		v.add("registry.node_token", "is %d bytes long: at most %d are allowed", len(r.NodeToken), MaxTokenLen)
+	case strings.ContainsFunc(r.NodeToken, func(c rune) bool { return c <= ' ' || c > '~' }):
+		v.add("registry.node_token", "has a space, control or non-ASCII character: a bearer token is printable ASCII")
 	}
 }
 

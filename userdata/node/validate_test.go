@@ -32,9 +32,19 @@ func TestValidateAcceptsGoodSpecs(t *testing.T) {
 			s.ExtraShards = []Shard{{ID: "shard-2", JMSFQDN: "meet2.example.org", Secret: "x"}}
 			return s
 		}(),
-		"jms":             jms(),
-		"jms local":       func() Spec { s := jms(); s.LocalBridge = true; return s }(),
-		"jms own cert":    func() Spec { s := jms(); s.Cert = Cert{Choice: CertOwn, CertPath: "/etc/ssl/m.crt", KeyPath: "/etc/ssl/m.key"}; return s }(),
+		"bridge group": func() Spec {
+			s := bridge()
+			s.Nickname, s.Group = "", "bridges-eu"
+			s.Registry = &RegistryLink{URL: "https://registry.example.org:8443/", NodeToken: "tok-123"}
+			return s
+		}(),
+		"jms":       jms(),
+		"jms local": func() Spec { s := jms(); s.LocalBridge = true; return s }(),
+		"jms own cert": func() Spec {
+			s := jms()
+			s.Cert = Cert{Choice: CertOwn, CertPath: "/etc/ssl/m.crt", KeyPath: "/etc/ssl/m.key"}
+			return s
+		}(),
 		"jms letsencrypt": func() Spec { s := jms(); s.Cert = Cert{Choice: CertLetsEncrypt, Email: "ops@example.org"}; return s }(),
 		"max lengths": func() Spec {
 			s := bridge()
@@ -43,7 +53,7 @@ func TestValidateAcceptsGoodSpecs(t *testing.T) {
 			s.JMSFQDN = strings.Repeat("a", 63) + ".example.org"
 			return s
 		}(),
-		"secret unicode":    func() Spec { s := bridge(); s.Secret = `a#b=c:d\e "f" ü`; return s }(),
+		"secret unicode": func() Spec { s := bridge(); s.Secret = `a#b=c:d\e "f" ü`; return s }(),
 	} {
 		if err := s.Validate(); err != nil {
 			t.Errorf("%s: unexpected error: %v", name, err)
@@ -101,6 +111,20 @@ func TestValidateRejects(t *testing.T) {
 		{"stun no port", func(s *Spec) { s.NAT.STUNServers = []string{"stun.example.org"} }, `nat.stun_servers[0]: "stun.example.org" is not host:port`},
 		{"stun bad port", func(s *Spec) { s.NAT.STUNServers = []string{"stun.example.org:70000"} }, `nat.stun_servers[0]: "stun.example.org:70000" has port "70000"`},
 		{"stun bad host", func(s *Spec) { s.NAT.STUNServers = []string{"st un:3478"} }, "host is neither an IP address nor a DNS name"},
+		{"group with nickname", func(s *Spec) { s.Group = "g"; s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", NodeToken: "t"} }, `nickname: must be empty with a group: each bridge of group "g" claims its nickname at boot`},
+		{"group legacy", func(s *Spec) {
+			s.Nickname, s.Group, s.Format = "", "g", FormatLegacy
+			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", NodeToken: "t"}
+		}, `format: "legacy" cannot be used with a group`},
+		{"group bad name", func(s *Spec) {
+			s.Nickname, s.Group = "", "G 1"
+			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", NodeToken: "t"}
+		}, `group: "G 1" is not allowed`},
+		{"group without registry", func(s *Spec) { s.Nickname, s.Group = "", "g" }, "registry: is required with a group"},
+		{"registry url path", func(s *Spec) { s.Registry = &RegistryLink{URL: "https://r.example.org/api", NodeToken: "t"} }, `registry.url: "https://r.example.org/api" is not a registry URL`},
+		{"registry url scheme", func(s *Spec) { s.Registry = &RegistryLink{URL: "ftp://r.example.org", NodeToken: "t"} }, "registry.url:"},
+		{"registry no token", func(s *Spec) { s.Registry = &RegistryLink{URL: "https://r.example.org"} }, "registry.node_token: is required"},
+		{"registry token space", func(s *Spec) { s.Registry = &RegistryLink{URL: "https://r.example.org", NodeToken: "a b"} }, "registry.node_token: has a space"},
 		{"local bridge on jvb", func(s *Spec) { s.LocalBridge = true }, "local_bridge: applies to role jms only"},
 		{"cert on jvb", func(s *Spec) { s.Cert.Choice = CertOwn }, "cert: applies to role jms only"},
 	}
@@ -122,6 +146,7 @@ func TestValidateRejectsJMS(t *testing.T) {
 		{"nickname", func(s *Spec) { s.Nickname = "jvb-1" }, "nickname: applies to role jvb only"},
 		{"format", func(s *Spec) { s.Format = FormatLegacy }, "format: applies to role jvb only"},
 		{"nat", func(s *Spec) { s.NAT.PublicAddress = "203.0.113.1" }, "nat: applies to role jvb only"},
+		{"group", func(s *Spec) { s.Group = "g" }, "group: applies to role jvb only"},
 		{"bad cert", func(s *Spec) { s.Cert.Choice = "acme" }, `cert.choice: "acme" is not a certificate choice`},
 		{"own relative", func(s *Spec) { s.Cert = Cert{Choice: CertOwn, CertPath: "m.crt", KeyPath: "/k"} }, `cert.cert_path: "m.crt" must be an absolute path`},
 		{"le no email", func(s *Spec) { s.Cert = Cert{Choice: CertLetsEncrypt} }, `cert.email: "" is not an e-mail address`},
