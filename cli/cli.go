@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -59,11 +58,12 @@ func usageErrorf(format string, a ...any) error {
 func Main(args []string, env Env) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		printHelp(env.Stderr)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printHelp(env.Stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	if args[0] == "--version" || args[0] == "version" {
@@ -101,13 +101,10 @@ Usage:
 
 Commands:
 `)
-	names := make([]string, 0, len(commands))
 	width := 0
 	for _, c := range commands {
-		names = append(names, c.name)
 		width = max(width, len(c.name))
 	}
-	_ = sort.StringsAreSorted(names)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
