@@ -1,8 +1,16 @@
 package main
 
-import "github.com/hashicorp/packer-plugin-sdk/plugin"
+import (
+	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
-// registerComponents lists every Packer component the plugin serves.
+	registrypp "github.com/jitsi-packer/packer-plugin-jitsi/plugin/postprocessor/registry"
+	jitsiprov "github.com/jitsi-packer/packer-plugin-jitsi/plugin/provisioner/jitsi"
+)
+
+// registerComponents lists every Packer component the plugin serves. Packer
+// names them after the plugin: provisioner "jitsi" (the default name) and
+// post-processor "jitsi-registry".
 func registerComponents(pps *plugin.Set) {
-	_ = pps
+	pps.RegisterProvisioner(plugin.DEFAULT_NAME, new(jitsiprov.Provisioner))
+	pps.RegisterPostProcessor("registry", new(registrypp.PostProcessor))
 }

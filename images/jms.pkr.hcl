@@ -1,0 +1,27 @@
+# The Jitsi Meet server image: Apache, prosody, Java and every dependency
+# installed; the Jitsi packages in apt's cache, installed by first boot once
+# debconf holds the node's FQDN and secret.
+#   packer build -only='jms.*' images/
+
+build {
+  name = "jms"
+
+  source "source.qemu.base" {
+    name             = "jms"
+    output_directory = "${var.output_dir}/jms-${var.os}"
+    vm_name          = "jms-${var.os}.qcow2"
+  }
+
+  provisioner "jitsi" {
+    role          = "jms"
+    apt_repo_url  = var.apt_repo_url
+    apt_key_file  = var.apt_key_file
+    versions      = var.jms_versions
+    manifest_file = "${var.output_dir}/jitsi-manifest-jms-${var.os}.json"
+  }
+
+  post-processor "jitsi-registry" {
+    registry_dir  = var.registry_dir
+    manifest_file = "${var.output_dir}/jitsi-manifest-jms-${var.os}.json"
+  }
+}

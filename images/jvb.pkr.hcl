@@ -1,0 +1,26 @@
+# The videobridge image: jitsi-videobridge2 installed and held, no shard,
+# secret or nickname; first boot (user-data + jitsi-node-apply) makes the node.
+#   packer build -only='jvb.*' images/
+
+build {
+  name = "jvb"
+
+  source "source.qemu.base" {
+    name             = "jvb"
+    output_directory = "${var.output_dir}/jvb-${var.os}"
+    vm_name          = "jvb-${var.os}.qcow2"
+  }
+
+  provisioner "jitsi" {
+    role          = "jvb"
+    apt_repo_url  = var.apt_repo_url
+    apt_key_file  = var.apt_key_file
+    versions      = var.jvb_versions
+    manifest_file = "${var.output_dir}/jitsi-manifest-jvb-${var.os}.json"
+  }
+
+  post-processor "jitsi-registry" {
+    registry_dir  = var.registry_dir
+    manifest_file = "${var.output_dir}/jitsi-manifest-jvb-${var.os}.json"
+  }
+}

@@ -1,0 +1,119 @@
+// Package manifest is what the `jitsi` provisioner learns on the machine it
+// bakes (role, OS, Jitsi package versions) handed to the `jitsi-registry`
+// post-processor. Packer gives provisioners no way to add to an artifact, so,
+// like the official `manifest` post-processor, the hand-over is a JSON file
+// on the machine running Packer, written atomically.
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Manifest describes one baked image.
+type Manifest struct {
+	// BuildName and BuilderType are Packer's names for the build.
+	BuildName   string `json:"build_name"`
+	BuilderType string `json:"builder_type"`
+	// RunUUID is Packer's PACKER_RUN_UUID of the build that wrote the file;
+	// the post-processor refuses a manifest from another run.
+	RunUUID string `json:"run_uuid,omitempty"`
+	// Role is "jms" or "jvb".
+	Role string `json:"role"`
+	// OS is the release the image was baked on.
+	OS OS `json:"os"`
+	// Packages are the image's Jitsi packages.
+	Packages []Package `json:"packages"`
+	// PluginVersion is the version of packer-plugin-jitsi that baked it.
+	PluginVersion string `json:"plugin_version"`
+}
+
+// OS is a release as /etc/os-release names it.
+type OS struct {
+	ID        string `json:"id"`
+	VersionID string `json:"version_id"`
+	Codename  string `json:"codename"`
+}
+
+// String is "ID VERSION_ID", as error messages name a release.
+func (o OS) String() string { return o.ID + " " + o.VersionID }
+
+// Package is one Jitsi package in the image.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// State is "installed" (held at that version) or "cached" (in apt's
+	// cache, installed at first boot, pinned to that version).
+	State string `json:"state"`
+}
+
+// Versions returns the packages as name → version.
+func (m Manifest) Versions() map[string]string {
+	out := make(map[string]string, len(m.Packages))
+	for _, p := range m.Packages {
+		out[p.Name] = p.Version
+	}
+	return out
+}
+
+// Write stores m at path atomically (temporary file, fsync, rename), with
+// packages sorted so the file is deterministic.
+func Write(path string, m Manifest) error {
+	sort.Slice(m.Packages, func(i, j int) bool { return m.Packages[i].Name < m.Packages[j].Name })
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	data = append(data, '\n')
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write manifest %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write manifest %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write manifest %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write manifest %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write manifest %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write manifest %s: %w", path, err)
+	}
+	return nil
+}
+
+// ErrMissing is returned (wrapped) by Read when there is no manifest.
+var ErrMissing = errors.New("no manifest")
+
+// Read loads and checks the manifest at path.
+func Read(path string) (Manifest, error) {
+	var m Manifest
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, fmt.Errorf("read manifest %s: %w: run the jitsi provisioner in this build first", path, ErrMissing)
+	}
+	if err != nil {
+		return m, fmt.Errorf("read manifest %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("read manifest %s: %w", path, err)
+	}
+	if m.Role == "" || m.OS.ID == "" || len(m.Packages) == 0 {
+		return m, fmt.Errorf("read manifest %s: role, os and packages are required", path)
+	}
+	return m, nil
+}

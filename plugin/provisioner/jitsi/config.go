@@ -1,0 +1,271 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config
+
+// Package jitsi is the `jitsi` Packer provisioner: it bakes a Jitsi Meet
+// server (role "jms") or videobridge (role "jvb") image on Ubuntu or Debian,
+// and leaves nothing in it that belongs to one node. First boot finishes the
+// node from cloud-init user-data (see userdata/ and scripts/node/).
+package jitsi
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/packer-plugin-sdk/common"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+)
+
+// DefaultStagingDir is where the provisioner uploads its files on the machine.
+const DefaultStagingDir = "/tmp/packer-jitsi"
+
+// Config is the provisioner's configuration. Field comments are its user docs.
+type Config struct {
+	common.PackerConfig `mapstructure:",squash"`
+
+	// The role the image is baked for: `jvb` (a videobridge) or `jms` (the
+	// Jitsi Meet server: Apache, prosody, jicofo). Required.
+	Role string `mapstructure:"role" required:"true"`
+	// Base URL of the Jitsi apt repository (`http`, `https` or `file`).
+	// Defaults to `https://download.jitsi.org`. Credentials go in
+	// `apt_username`/`apt_password`, never in the URL. A `file:///path`
+	// repository is written as apt's `copy:/path` so that a JMS's packages
+	// land in apt's cache.
+	AptRepoURL string `mapstructure:"apt_repo_url"`
+	// The rest of the sources line after the URL: a flat repository's path
+	// (`stable/`, the default; `unstable/`) or `SUITE COMPONENT...`.
+	AptRepoDist string `mapstructure:"apt_repo_dist"`
+	// Path, on the machine running Packer, of the repository's signing key
+	// (ASCII-armoured or binary OpenPGP public key). It is installed as the
+	// keyring /usr/share/keyrings/jitsi-keyring.gpg named by `signed-by`.
+	AptKeyFile string `mapstructure:"apt_key_file"`
+	// URL the machine running Packer fetches the signing key from when
+	// `apt_key_file` is not set. Defaults to
+	// `https://download.jitsi.org/jitsi-key.gpg.key`. Set only one of the two.
+	AptKeyURL string `mapstructure:"apt_key_url"`
+	// User name for a repository that needs HTTP authentication.
+	AptUsername string `mapstructure:"apt_username"`
+	// Password for `apt_username`. It is never printed or logged, lives in an
+	// apt auth.conf.d file (mode 0600) during the bake only, and is removed
+	// before the image is captured.
+	AptPassword string `mapstructure:"apt_password"`
+	// Exact Debian versions of Jitsi packages, e.g.
+	// `{ "jitsi-videobridge2" = "2.3-160-g97a1f15f-1" }`. Unlisted packages
+	// get the repository's newest. Every Jitsi package of the image is pinned
+	// to the version it was baked with (and held when installed), whether
+	// listed here or not.
+	Versions map[string]string `mapstructure:"versions"`
+	// Directory on the machine where the provisioner uploads its script and
+	// files; created mode 0700 and removed afterwards. Defaults to `/tmp/packer-jitsi`.
+	StagingDir string `mapstructure:"staging_directory"`
+	// Path, on the machine running Packer, of the JSON manifest the
+	// provisioner writes (role, OS, Jitsi package versions) for the
+	// `jitsi-registry` post-processor. Defaults to
+	// `jitsi-manifest-<build name>.json` in Packer's working directory.
+	ManifestFile string `mapstructure:"manifest_file"`
+
+	ctx interpolate.Context
+	// keyData is apt_key_file's content, read and checked by Prepare.
+	keyData []byte
+}
+
+// debianVersion is Debian policy's version syntax ([epoch:]upstream[-revision]).
+var debianVersion = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
+
+// distWord is one word of apt_repo_dist.
+var distWord = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+
+// safePath is what staging_directory may contain: it lands in remote commands.
+var safePath = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
+
+// Prepare decodes, defaults and validates the configuration, returning every
+// problem at once, each led by the attribute it is about.
+func (c *Config) Prepare(raws ...interface{}) error {
+	err := config.Decode(c, &config.DecodeOpts{
+		PluginType:         "jitsi",
+		Interpolate:        true,
+		InterpolateContext: &c.ctx,
+	}, raws...)
+	if err != nil {
+		return err
+	}
+	if c.AptPassword != "" {
+		packersdk.LogSecretFilter.Set(c.AptPassword)
+	}
+	c.setDefaults()
+
+	var errs *packersdk.MultiError
+	add := func(format string, a ...any) {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf(format, a...))
+	}
+
+	switch node.Role(c.Role) {
+	case node.RoleJMS, node.RoleJVB:
+	case "":
+		add(`role: required; set role = "jvb" or role = "jms"`)
+	default:
+		add(`role: %q is not a role; use "jvb" or "jms"`, c.Role)
+	}
+
+	repo, uerr := url.Parse(c.AptRepoURL)
+	switch {
+	case uerr != nil || repo.Host == "" && repo.Scheme != "file" || repo.Path == "" && repo.Scheme == "file":
+		add("apt_repo_url: not an absolute URL; use e.g. %q", jitsi.DefaultAptRepoURL)
+	case repo.User != nil:
+		// Do not echo the URL: it holds a credential.
+		add("apt_repo_url: must not carry credentials; use apt_username and apt_password")
+	case repo.Scheme != "http" && repo.Scheme != "https" && repo.Scheme != "file":
+		add("apt_repo_url: scheme %q is not supported; use https, http or file", repo.Scheme)
+	case strings.ContainsAny(c.AptRepoURL, " \t\r\n[]"):
+		add("apt_repo_url: must not contain white space or brackets")
+	}
+	if strings.TrimSpace(c.AptRepoDist) == "" || strings.ContainsAny(c.AptRepoDist, "\r\n") {
+		add("apt_repo_dist: must be one line such as %q", jitsi.DefaultAptRepoDist)
+	} else {
+		for _, w := range strings.Fields(c.AptRepoDist) {
+			if !distWord.MatchString(w) {
+				add("apt_repo_dist: %q is not a suite, component or path; use e.g. %q", w, jitsi.DefaultAptRepoDist)
+			}
+		}
+	}
+
+	c.prepareKey(add)
+	c.prepareCredentials(add, repo)
+	c.prepareVersions(add)
+
+	if !safePath.MatchString(c.StagingDir) || strings.Contains(c.StagingDir, "..") || c.StagingDir == "/" {
+		add("staging_directory: %q must be an absolute path of letters, digits, '.', '_', '-' and '/' (no '..')", c.StagingDir)
+	}
+	if fi, err := os.Stat(c.ManifestFile); err == nil && fi.IsDir() {
+		add("manifest_file: %q is a directory; give a file path", c.ManifestFile)
+	}
+
+	if errs != nil && len(errs.Errors) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	if c.AptRepoURL == "" {
+		c.AptRepoURL = jitsi.DefaultAptRepoURL
+	}
+	if c.AptRepoDist == "" {
+		c.AptRepoDist = jitsi.DefaultAptRepoDist
+	}
+	if c.AptKeyFile == "" && c.AptKeyURL == "" {
+		c.AptKeyURL = jitsi.DefaultAptKeyURL
+	}
+	if c.StagingDir == "" {
+		c.StagingDir = DefaultStagingDir
+	}
+	c.StagingDir = strings.TrimRight(c.StagingDir, "/")
+	if c.ManifestFile == "" {
+		c.ManifestFile = DefaultManifestFile(c.PackerBuildName)
+	}
+}
+
+// DefaultManifestFile is the manifest path both the provisioner and the
+// post-processor use when none is configured: one per build, in Packer's
+// working directory.
+func DefaultManifestFile(buildName string) string {
+	if buildName == "" {
+		return "jitsi-manifest.json"
+	}
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, buildName)
+	return "jitsi-manifest-" + safe + ".json"
+}
+
+func (c *Config) prepareKey(add func(string, ...any)) {
+	if c.AptKeyFile != "" && c.AptKeyURL != "" {
+		add("apt_key_file, apt_key_url: set only one of them")
+		return
+	}
+	if c.AptKeyFile != "" {
+		data, err := os.ReadFile(c.AptKeyFile)
+		if err != nil {
+			add("apt_key_file: cannot read %q: %v", c.AptKeyFile, unwrapPathError(err))
+			return
+		}
+		if _, err := Keyring(data); err != nil {
+			add("apt_key_file: %q: %v", c.AptKeyFile, err)
+			return
+		}
+		c.keyData = data
+		return
+	}
+	u, err := url.Parse(c.AptKeyURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("apt_key_url: %q is not an http(s) URL; use e.g. %q or set apt_key_file", c.AptKeyURL, jitsi.DefaultAptKeyURL)
+	}
+}
+
+func (c *Config) prepareCredentials(add func(string, ...any), repo *url.URL) {
+	if c.AptUsername == "" && c.AptPassword == "" {
+		return
+	}
+	if c.AptUsername == "" || c.AptPassword == "" {
+		add("apt_username, apt_password: set both or neither")
+	}
+	if strings.ContainsFunc(c.AptUsername, isSpaceOrControl) {
+		add("apt_username: must not contain white space (apt's auth.conf cannot quote it)")
+	}
+	if strings.ContainsFunc(c.AptPassword, isSpaceOrControl) {
+		add("apt_password: must not contain white space or control characters (apt's auth.conf cannot quote it)")
+	}
+	if repo != nil && repo.Scheme == "file" {
+		add("apt_username, apt_password: a file:// repository takes no credentials")
+	}
+}
+
+func (c *Config) prepareVersions(add func(string, ...any)) {
+	bake, ok := jitsi.RoleBake(node.Role(c.Role))
+	keys := make([]string, 0, len(c.Versions))
+	for k := range c.Versions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := c.Versions[k]
+		switch {
+		case !jitsi.IsRepoPackage(k):
+			add("versions: %q is not a Jitsi package; use one of %s", k, strings.Join(jitsi.RepoPackages, ", "))
+		case ok && !contains(bake.Packages(), k):
+			add("versions: %q is not part of a %s image, which has %s", k, c.Role, strings.Join(bake.Packages(), ", "))
+		}
+		if !debianVersion.MatchString(v) {
+			add("versions: %q: %q is not a Debian version (like 2.3-160-g97a1f15f-1)", k, v)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// unwrapPathError drops the path an *os.PathError repeats.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

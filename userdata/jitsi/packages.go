@@ -1,0 +1,145 @@
+package jitsi
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+)
+
+// OS is an operating system release the role images are baked on, as
+// /etc/os-release names it (ID, VERSION_ID).
+type OS struct {
+	ID        string // "ubuntu" or "debian"
+	VersionID string // "22.04", "12"
+	Codename  string // "jammy", "bookworm"
+}
+
+// String is "ID VERSION_ID", the way errors and manifests name an OS.
+func (o OS) String() string { return o.ID + " " + o.VersionID }
+
+// Ubuntu reports whether o is an Ubuntu release; their prosody and several
+// Java packages live in the "universe" component, which minimal images lack.
+func (o OS) Ubuntu() bool { return o.ID == "ubuntu" }
+
+// SupportedOS lists every release the provisioner bakes on, oldest first per
+// distribution. Ubuntu 18.04 is the seed procedure's; current Jitsi packages
+// need Debian 11+ or Ubuntu 22.04+ (older releases need pinned older versions).
+var SupportedOS = []OS{
+	{ID: "ubuntu", VersionID: "18.04", Codename: "bionic"},
+	{ID: "ubuntu", VersionID: "20.04", Codename: "focal"},
+	{ID: "ubuntu", VersionID: "22.04", Codename: "jammy"},
+	{ID: "ubuntu", VersionID: "24.04", Codename: "noble"},
+	{ID: "debian", VersionID: "10", Codename: "buster"},
+	{ID: "debian", VersionID: "11", Codename: "bullseye"},
+	{ID: "debian", VersionID: "12", Codename: "bookworm"},
+}
+
+// LookupOS finds a supported release by its os-release ID and VERSION_ID.
+func LookupOS(id, versionID string) (OS, bool) {
+	for _, o := range SupportedOS {
+		if o.ID == id && o.VersionID == versionID {
+			return o, true
+		}
+	}
+	return OS{}, false
+}
+
+// SupportedOSList is the human list of SupportedOS for error messages.
+func SupportedOSList() string {
+	names := make([]string, len(SupportedOS))
+	for i, o := range SupportedOS {
+		names[i] = o.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// Jitsi's apt repository, and where a baked image keeps its configuration.
+const (
+	// DefaultAptRepoURL is Jitsi's public repository.
+	DefaultAptRepoURL = "https://download.jitsi.org"
+	// DefaultAptRepoDist is the rest of the sources.list line after the URL:
+	// the public repository is a flat one ("stable/", no components).
+	DefaultAptRepoDist = "stable/"
+	// DefaultAptKeyURL is the ASCII-armoured signing key of the public repository.
+	DefaultAptKeyURL = "https://download.jitsi.org/jitsi-key.gpg.key"
+	// AptKeyring is the binary keyring the sources entry names with signed-by
+	// (apt-key is deprecated since Ubuntu 22.04 / Debian 11).
+	AptKeyring = "/usr/share/keyrings/jitsi-keyring.gpg"
+	// AptSourceFile holds the one `deb [signed-by=…] URL DIST` line.
+	AptSourceFile = "/etc/apt/sources.list.d/jitsi.list"
+	// AptPinFile pins every Jitsi package to the exact version the image was
+	// baked with, so first boot and later upgrades cannot drift from what the
+	// registry records.
+	AptPinFile = "/etc/apt/preferences.d/jitsi-pin"
+	// AptAuthFile holds repository credentials during the bake only; the
+	// image cleaner removes it.
+	AptAuthFile = "/etc/apt/auth.conf.d/jitsi.conf"
+)
+
+// Further packages of Jitsi's repository.
+const (
+	PkgMeetWeb       = "jitsi-meet-web"
+	PkgMeetWebConfig = "jitsi-meet-web-config"
+	PkgMeetTurn      = "jitsi-meet-turnserver"
+)
+
+// RepoPackages are the packages of Jitsi's repository whose versions an image
+// records and may pin, sorted.
+var RepoPackages = []string{
+	PkgJicofo, PkgMeet, PkgMeetProsody, PkgMeetTurn, PkgMeetWeb, PkgMeetWebConfig, PkgJVB,
+}
+
+// IsRepoPackage reports whether name is one of RepoPackages.
+func IsRepoPackage(name string) bool {
+	i := sort.SearchStrings(RepoPackages, name)
+	return i < len(RepoPackages) && RepoPackages[i] == name
+}
+
+// ApplierDepends are the Debian packages the first-boot applier (Applier)
+// runs: curl for the registry API and the bridge's health check, ip from
+// iproute2 for the NAT address, CA certificates for an https registry. Every
+// image gets them at bake.
+var ApplierDepends = []string{"ca-certificates", "curl", "iproute2"}
+
+// BakePlaceholderFQDN answers jitsi-videobridge/jvb-hostname while an image is
+// baked. The .invalid TLD (RFC 2606) never resolves, so a bridge booted
+// without user-data fails loudly instead of talking to "localhost".
+const BakePlaceholderFQDN = "jitsi-node-unconfigured.invalid"
+
+// Bake describes what baking a role's image does with packages and services.
+type Bake struct {
+	// Before are installed first (a JMS's Apache: jitsi-meet then configures
+	// Apache instead of pulling in nginx and the TURN server).
+	Before []string
+	// Install are installed and held at bake.
+	Install []string
+	// Cached are only downloaded into apt's cache at bake, with every
+	// dependency they have installed: their postinsts bake the FQDN and
+	// secrets in, so first boot installs them once debconf holds the node's.
+	Cached []string
+	// Disable are stopped and disabled at bake; first boot enables them.
+	Disable []string
+}
+
+// RoleBake is the bake of each role.
+func RoleBake(r node.Role) (Bake, bool) {
+	switch r {
+	case node.RoleJVB:
+		return Bake{Install: []string{PkgJVB}, Disable: []string{SvcJVB}}, true
+	case node.RoleJMS:
+		return Bake{
+			Before: []string{PkgApache},
+			Cached: []string{PkgMeet, PkgMeetWeb, PkgMeetWebConfig, PkgMeetProsody, PkgJicofo, PkgJVB},
+			// The applier enables prosody, jicofo and Apache at first boot
+			// (JITSI_NODE_SERVICES); a local bridge only when asked.
+			Disable: []string{SvcProsody, PkgApache},
+		}, true
+	}
+	return Bake{}, false
+}
+
+// Packages are all the Jitsi packages of the bake (Install then Cached).
+func (b Bake) Packages() []string {
+	return append(append([]string(nil), b.Install...), b.Cached...)
+}
