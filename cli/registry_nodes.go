@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
+)
+
+var nodesCommand = &command{
+	name:    "nodes",
+	summary: "list the nodes recorded in the registry",
+	run:     runNodes,
+}
+
+const nodesHelp = `Usage: packer-plugin-jitsi nodes [--shard FQDN] [--state STATE] [--role ROLE] [--json]
+
+Lists the nodes the registry recorded, oldest first: id, JMS, role,
+nickname, state (issued, active, draining, retired), image and times.
+
+Examples:
+  packer-plugin-jitsi nodes
+  packer-plugin-jitsi nodes --shard meet.example.org --state active
+  packer-plugin-jitsi nodes --json --registry https://registry.example.org:8443 --token-file operator.token
+
+Flags:
+`
+
+func runNodes(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "nodes", nodesHelp)
+	var st storeFlags
+	st.register(fs)
+	var f registry.Filter
+	var state string
+	fs.StringVar(&f.Shard, "shard", "", "only nodes of this JMS FQDN")
+	fs.StringVar(&state, "state", "", "only nodes in this state: issued, active, draining or retired")
+	fs.StringVar(&f.Role, "role", "", "only nodes of this role: jms or jvb")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	f.State = registry.State(state)
+	store, err := st.open(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	nodes, err := store.Nodes(ctx, f)
+	if err != nil {
+		return registryError(err)
+	}
+	if *asJSON {
+		if nodes == nil {
+			nodes = []registry.Node{}
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(nodes)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSHARD\tROLE\tNICKNAME\tSTATE\tIMAGE\tCREATED\tUPDATED")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Shard, n.Role, n.Nickname, n.State,
+			orDash(n.ImageID), n.Created.UTC().Format(time.RFC3339), n.Updated.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+var retireCommand = &command{
+	name:    "retire",
+	summary: "mark a node retired: its nickname is free again",
+	run:     runRetire,
+}
+
+const retireHelp = `Usage: packer-plugin-jitsi retire NICKNAME --jms-fqdn FQDN
+
+Marks the live node NICKNAME of the JMS FQDN retired (a bridge that was
+drained and deleted, a JMS that was replaced). Its row stays in the registry;
+its nickname goes back to the pool and is handed out again.
+
+Examples:
+  packer-plugin-jitsi retire jvb-002 --jms-fqdn meet.example.org
+  packer-plugin-jitsi retire jms --jms-fqdn meet.example.org
+
+Flags:
+`
+
+func runRetire(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "retire", retireHelp)
+	var st storeFlags
+	st.register(fs)
+	fqdn := fs.String("jms-fqdn", "", "the JMS the node belongs to (required)")
+	asJSON := fs.Bool("json", false, "print the retired node as JSON")
+	pos, err := parseFlagsAndArgs(env, fs, args)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	if len(pos) != 1 {
+		problems = append(problems, fmt.Sprintf("give exactly one NICKNAME (got %d)", len(pos)))
+	}
+	if *fqdn == "" {
+		problems = append(problems, "--jms-fqdn is required: nicknames are unique per JMS")
+	}
+	if len(problems) > 0 {
+		return usageErrorf("%s", strings.Join(problems, "\n"))
+	}
+	store, err := st.open(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	n, err := store.SetState(ctx, registry.NodeRef{Shard: *fqdn, Nickname: pos[0]}, registry.StateRetired)
+	if err != nil {
+		return registryError(err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(n)
+	}
+	fmt.Fprintf(env.Stdout, "retired %s %s of %s (node %d)\n", n.Role, n.Nickname, n.Shard, n.ID)
+	return nil
+}
+
+// parseFlagsAndArgs is parseFlags for commands that also take positional
+// arguments, accepted before, between or after the flags.
+func parseFlagsAndArgs(env Env, fs *flag.FlagSet, args []string) ([]string, error) {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fs.SetOutput(env.Stdout)
+			fs.Usage()
+			return nil, flag.ErrHelp
+		}
+	}
+	fs.Usage = func() {}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

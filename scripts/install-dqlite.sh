@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Installs libdqlite >= 1.18 (libdqlite0 + libdqlite-dev), which
+# github.com/canonical/go-dqlite/v3 needs; Debian bookworm only ships 1.11.
+#
+# How: Debian unstable's SOURCE package is built on this machine with this
+# release's own build dependencies (raft is bundled since dqlite 1.17). Only the
+# source comes from sid: the sid line is `deb-src` only, in its own sources file
+# that is removed again on exit, so no binary package is ever taken from sid.
+#
+# Idempotent:
+#   - nothing is done when pkg-config already reports dqlite >= 1.18 and the
+#     static archive (libdqlite.a, linked into the plugin binary) is present;
+#   - built .debs are cached in $cache_dir, so a machine that lost the install
+#     only runs `dpkg -i` on them.
+#
+# Environment:
+#   DQLITE_DEB_VERSION  source version to build (default 1.18.7-1; when sid no
+#                       longer has it, sid's current version is used if >= 1.18)
+#   DQLITE_CHECK=1      run dqlite's own test suite during the build (slower)
+#   DQLITE_FORCE_BUILD=1  build and install again even when installed or cached
+#   XDG_CACHE_HOME      cache root (default ~/.cache)
+set -euo pipefail
+
+want_version=${DQLITE_DEB_VERSION:-1.18.7-1}
+min_version=1.18
+cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-jitsi/dqlite
+sid_sources=/etc/apt/sources.list.d/packer-plugin-jitsi-sid-src.sources
+
+log() { echo "install-dqlite: $*" >&2; }
+
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+
+# installed_ok succeeds when a good libdqlite-dev (headers, .pc, static lib) is installed.
+installed_ok() {
+	local v libdir
+	v=$(pkg-config --modversion dqlite 2>/dev/null) || return 1
+	dpkg --compare-versions "$v" ge "$min_version" || return 1
+	libdir=$(pkg-config --variable=libdir dqlite) || return 1
+	[ -f "$libdir/libdqlite.a" ] || {
+		log "dqlite $v found but $libdir/libdqlite.a is missing"
+		return 1
+	}
+	echo "$v"
+}
+
+# cached_debs prints the cached libdqlite0 and libdqlite-dev .debs of one
+# version >= $min_version, newest first; fails when there are none.
+cached_debs() {
+	local dev v rt
+	for dev in $(find "$cache_dir" -maxdepth 1 -name 'libdqlite-dev_*.deb' 2>/dev/null | sort -rV); do
+		v=$(dpkg-deb -f "$dev" Version) || continue
+		dpkg --compare-versions "$v" ge "$min_version" || continue
+		rt=$(find "$cache_dir" -maxdepth 1 -name "libdqlite0_${v}_*.deb" | head -n1)
+		[ -n "$rt" ] || continue
+		printf '%s\n%s\n' "$rt" "$dev"
+		return 0
+	done
+	return 1
+}
+
+# install_runtime_deps installs, from this release's archive, the packages the
+# given .debs depend on (other than each other), so dpkg -i can succeed.
+install_runtime_deps() {
+	local deb dep name ours=() want=() missing=()
+	for deb in "$@"; do ours+=("$(dpkg-deb -f "$deb" Package)"); done
+	for deb in "$@"; do
+		while IFS= read -r dep; do
+			name=${dep%%|*}
+			name=$(echo "$name" | sed -E 's/^[[:space:]]+//; s/[[:space:](:].*$//')
+			[ -n "$name" ] || continue
+			[[ " ${ours[*]} " == *" $name "* ]] && continue
+			want+=("$name")
+		done < <(dpkg-deb -f "$deb" Depends | tr ',' '\n')
+	done
+	for name in "${want[@]}"; do
+		dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" || missing+=("$name")
+	done
+	if ((${#missing[@]})); then
+		apt_update_once
+		log "installing runtime dependencies from this release: ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	fi
+}
+
+install_debs() {
+	install_runtime_deps "$@"
+	log "dpkg -i $(basename -a "$@" | tr '\n' ' ')"
+	"${as_root[@]}" dpkg -i "$@" >/dev/null
+}
+
+apt_updated=0
+apt_update_once() {
+	if ((apt_updated == 0)); then
+		log "apt-get update"
+		"${as_root[@]}" apt-get update -qq
+		apt_updated=1
+	fi
+}
+
+# ensure_packages installs the named packages from this release if missing.
+ensure_packages() {
+	local need=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+	done
+	if ((${#need[@]})); then
+		apt_update_once
+		log "installing ${need[*]}"
+		DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+	fi
+}
+
+remove_sid_sources() {
+	if [ -f "$sid_sources" ]; then
+		"${as_root[@]}" rm -f "$sid_sources"
+	fi
+}
+
+build_debs() {
+	local work src_dir ver
+	work=$(mktemp -d)
+	# shellcheck disable=SC2064 # expand $work now: it is local
+	trap "rm -rf '$work'; remove_sid_sources" EXIT
+
+	log "adding deb-src for Debian unstable (source only) in $sid_sources"
+	"${as_root[@]}" tee "$sid_sources" >/dev/null <<-'EOF'
+		# Added by packer-plugin-jitsi scripts/install-dqlite.sh, removed when it ends.
+		# Source packages only: no binary package is installed from sid.
+		Types: deb-src
+		URIs: http://deb.debian.org/debian
+		Suites: sid
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	apt_updated=0 # the new source list must be read
+	apt_update_once
+
+	# dpkg-dev (dpkg-source, dpkg-buildpackage) and the compiler, from this release.
+	ensure_packages dpkg-dev build-essential fakeroot
+
+	cd "$work"
+	log "fetching source dqlite=$want_version from sid"
+	if ! apt-get source -qq --download-only "dqlite=$want_version" >/dev/null 2>&1; then
+		log "sid no longer has dqlite $want_version; taking sid's current dqlite"
+		apt-get source -qq --download-only dqlite/sid >/dev/null
+	fi
+	dpkg-source -x ./dqlite_*.dsc >/dev/null
+	src_dir=$(find . -maxdepth 1 -mindepth 1 -type d -name 'dqlite-*' | head -n1)
+	ver=$(dpkg-parsechangelog -l "$src_dir/debian/changelog" -S Version)
+	dpkg --compare-versions "$ver" ge "$min_version" ||
+		{ log "sid's dqlite is $ver, older than $min_version"; exit 1; }
+
+	# Build dependencies resolved from the unpacked source against this
+	# release's binary archive (the only `deb` lines apt has).
+	log "installing build dependencies of dqlite $ver from this release"
+	DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get build-dep -y -qq --no-install-recommends "$src_dir" >/dev/null
+
+	local opts
+	opts="parallel=$(nproc)"
+	[ "${DQLITE_CHECK:-0}" = 1 ] || opts="nocheck $opts"
+	log "building dqlite $ver (dpkg-buildpackage -us -uc -b, DEB_BUILD_OPTIONS='$opts'; a few minutes)"
+	(cd "$src_dir" && DEB_BUILD_OPTIONS="$opts" dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1) || {
+		tail -n 40 "$work/build.log" >&2
+		log "build failed (last 40 lines above)"
+		exit 1
+	}
+
+	mkdir -p "$cache_dir"
+	cp libdqlite0_"${ver}"_*.deb libdqlite-dev_"${ver}"_*.deb "$cache_dir"/
+	log "cached built packages in $cache_dir"
+}
+
+main() {
+	local v
+	if ! command -v pkg-config >/dev/null; then
+		ensure_packages pkg-config
+	fi
+	if [ "${DQLITE_FORCE_BUILD:-0}" != 1 ] && v=$(installed_ok); then
+		log "dqlite $v already installed (>= $min_version), nothing to do"
+		return 0
+	fi
+	local debs
+	if [ "${DQLITE_FORCE_BUILD:-0}" = 1 ] || ! debs=$(cached_debs); then
+		build_debs
+		debs=$(cached_debs) || { log "built packages not found in $cache_dir"; exit 1; }
+	else
+		log "using cached packages from $cache_dir"
+	fi
+	mapfile -t deb_files <<<"$debs"
+	install_debs "${deb_files[@]}"
+	v=$(installed_ok) || { log "dqlite still not usable after install"; exit 1; }
+	log "dqlite $v installed"
+}
+
+main "$@"

@@ -1,0 +1,71 @@
+// Package registry records every node the project issues — which shard (JMS),
+// role, nickname, image, state — in dqlite, SQLite replicated with Raft
+// (github.com/canonical/go-dqlite/v3, libdqlite ≥ 1.18), and hands out
+// nicknames that can never be issued twice to live nodes of one shard.
+//
+// # Verbs
+//
+//	r, err := registry.Open(ctx, dir)          // embedded single node (the CLI default)
+//	nodes, err := r.Claim(ctx, registry.ClaimRequest{Shard: "meet.example.org", Role: "jvb"})
+//	_, err = r.SetState(ctx, registry.NodeRef{ID: nodes[0].ID}, registry.StateActive)
+//	list, err := r.Nodes(ctx, registry.Filter{Shard: "meet.example.org"})
+//	_, err = r.RecordImage(ctx, img)
+//	err = r.Close()
+//
+// Store is the same verbs as an interface; the HTTP client in
+// userdata/registry/httpapi implements it for a remote cluster.
+//
+// # Embedded and clustered
+//
+// Open on a data directory starts a dqlite node there. With no options it is a
+// single-node registry bound to a free 127.0.0.1 port, saved in the directory
+// (raft-address) so that restarts keep the same Raft address. An exclusive
+// flock on <dir>/lock serialises processes sharing a directory: parallel CLI
+// runs wait their turn (bounded by WithLockTimeout) and all succeed.
+// WithAddress + WithJoin run a member of a Raft cluster of 3 or more
+// (`registry serve`); WithPeerTLS encrypts and authenticates the peers.
+// Note: the embedded node's port accepts connections from any local user;
+// on a shared machine give each user their own data directory and trust
+// only what the registry stores (nicknames and states, never secrets).
+//
+// # Guarantees
+//
+//   - Uniqueness is the database's: a partial UNIQUE index on (shard,
+//     nickname) over non-retired nodes.
+//   - "auto" picks the lowest free "<role>-NNN" (jvb-001, jvb-002, …); a
+//     retired node's name is free again. Free numbers are kept as ranges
+//     (alloc.go), so a claim reads a handful of index entries whatever the
+//     fleet's size: no scan, in Go or SQL.
+//   - Group commit (batch.go): concurrent claims share one transaction, and
+//     each caller is answered after that transaction's COMMIT.
+//   - Every claim carries a claim id (given, or generated). A transaction
+//     first looks its claim ids up, so a retry after a COMMIT that failed but
+//     was applied returns the recorded nodes instead of issuing new ones.
+//   - Writes survive leader changes: they are retried on driver.ErrBadConn
+//     and "no leader" until WithWriteTimeout, then fail with ErrUnavailable
+//     (quorum lost) instead of hanging (tx.go).
+//   - The secret is never stored; see Fingerprint for what is.
+//   - The event log (issued, state changes, images, secret changes) is
+//     append-only: triggers refuse UPDATE and DELETE.
+//
+// # Speed
+//
+// A claim's cost is round trips to the leader and the Raft commit, not
+// rows: every statement on the claim path is an index seek (plan_test.go), and
+// free numbers are ranges, so 100 000 nodes cost what 100 do. A group-commit
+// batch in steady state is two round trips: "BEGIN IMMEDIATE; UPDATE" (a
+// compare-and-swap take of k numbers at the remembered start of the lowest
+// free range, claimTx.takeAtHint) and "INSERT …; COMMIT" (ids follow from the
+// last rowid). Shard ids and series, which never change once committed, are
+// cached (facts.go); what can change is checked inside the transaction.
+// dqlite serialises writers, so a transaction's claims-per-commit decides
+// throughput: route claims to one node (the leader; the API's /v1/leader is a
+// load-balancer check) rather than spreading them over three group commits.
+//
+// # Building
+//
+// Build with -tags libsqlite3 and link libdqlite statically so the binary runs
+// where libdqlite is not installed (scripts/install-dqlite.sh builds it):
+//
+//	CGO_LDFLAGS="-Wl,-Bstatic -ldqlite -Wl,-Bdynamic -luv -llz4 -lsqlite3" go build -tags libsqlite3
+package registry

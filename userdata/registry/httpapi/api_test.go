@@ -1,0 +1,386 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
+)
+
+const (
+	opToken   = "operator-token-0123456789abcdef"
+	nodeToken = "node-token-0123456789abcdef-xyz"
+	shard     = "meet.example.org"
+)
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// apiServer is a real embedded registry behind the API on a loopback port,
+// stopped by the test.
+type apiServer struct {
+	url   string
+	reg   *registry.Registry
+	certF string // PEM of the server certificate when TLS
+}
+
+func startAPI(t *testing.T, cfg Config, tlsOn bool) *apiServer {
+	t.Helper()
+	reg, err := registry.Open(testCtx(t, 30*time.Second), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	if cfg.OperatorToken == "" {
+		cfg.OperatorToken = opToken
+	}
+	if cfg.NodeToken == "" {
+		cfg.NodeToken = nodeToken
+	}
+	h, err := New(reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &apiServer{url: "http://" + ln.Addr().String(), reg: reg}
+	var certF, keyF string
+	if tlsOn {
+		certF, keyF = selfSigned(t)
+		s.url, s.certF = "https://"+ln.Addr().String(), certF
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, h, certF, keyF) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return s
+}
+
+func (s *apiServer) client(t *testing.T, token string, opts ...ClientOption) *Client {
+	t.Helper()
+	c, err := NewClient(s.url, token, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// raw sends a request as is and returns status, headers and the decoded error body.
+func (s *apiServer) raw(t *testing.T, method, path, token, body string) (int, http.Header, *Error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testCtx(t, 20*time.Second), method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(data), opToken) || strings.Contains(string(data), nodeToken) {
+		t.Errorf("%s %s: a token appears in the answer: %s", method, path, data)
+	}
+	var eb struct {
+		Error *Error `json:"error"`
+	}
+	_ = json.Unmarshal(data, &eb)
+	return resp.StatusCode, resp.Header, eb.Error
+}
+
+func TestAPIClaimsStatesListsAndImages(t *testing.T) {
+	s := startAPI(t, Config{}, false)
+	ctx := testCtx(t, 60*time.Second)
+	op, node := s.client(t, opToken), s.client(t, nodeToken)
+
+	// A booting bridge claims with its instance id as claim id; a retry
+	// (lost answer) returns the same identity.
+	req := registry.ClaimRequest{ClaimID: "i-0abc", InstanceID: "i-0abc", Shard: shard, Role: "jvb"}
+	first, err := node.Claim(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := node.Claim(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Nickname != "jvb-001" || first[0] != again[0] {
+		t.Fatalf("claim %+v, retry %+v", first[0], again[0])
+	}
+	batch, err := op.Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb"}, registry.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batch[0].Nickname != "jvb-002" || batch[1].Nickname != "edge-1" {
+		t.Errorf("batch gave %s, %s", batch[0].Nickname, batch[1].Nickname)
+	}
+	if _, err := op.Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"}); !errors.Is(err, registry.ErrConflict) {
+		t.Errorf("taken nickname over the API: err = %v, want ErrConflict", err)
+	}
+	n, err := node.SetState(ctx, registry.NodeRef{ID: first[0].ID}, registry.StateActive)
+	if err != nil || n.State != registry.StateActive {
+		t.Fatalf("report active: %+v %v", n, err)
+	}
+	if _, err := node.SetState(ctx, registry.NodeRef{Shard: shard, Nickname: "jvb-002"}, registry.StateRetired); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.SetState(ctx, registry.NodeRef{ID: 999}, registry.StateActive); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("unknown node: err = %v, want ErrNotFound", err)
+	}
+	all, err := op.Nodes(ctx, registry.Filter{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("list: %d nodes, %v", len(all), err)
+	}
+	retired, err := op.Nodes(ctx, registry.Filter{State: registry.StateRetired})
+	if err != nil || len(retired) != 1 || retired[0].Nickname != "jvb-002" {
+		t.Errorf("list retired: %+v %v", retired, err)
+	}
+	page, err := op.Nodes(ctx, registry.Filter{Limit: 2})
+	if err != nil || len(page) != 2 {
+		t.Errorf("list with limit 2: %d nodes, %v", len(page), err)
+	}
+	img := registry.Image{ArtifactID: "jvb.qcow2", Role: "jvb", OS: "debian-12", Versions: map[string]string{"jitsi-videobridge2": "2.3"}, Built: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := op.RecordImage(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := op.Images(ctx)
+	if err != nil || len(imgs) != 1 || imgs[0].Versions["jitsi-videobridge2"] != "2.3" {
+		t.Errorf("images: %+v %v", imgs, err)
+	}
+}
+
+func TestAPIAuthorization(t *testing.T) {
+	s := startAPI(t, Config{}, false)
+	claim := `{"shard":"meet.example.org","role":"jvb"}`
+	for _, tc := range []struct {
+		name, method, path, token, body string
+		status                          int
+		code                            string
+	}{
+		{"no token", "POST", "/v1/claims", "", claim, 401, "unauthorized"},
+		{"wrong token", "POST", "/v1/claims", "not-the-token-0123456789", claim, 401, "unauthorized"},
+		{"operator token prefix", "POST", "/v1/claims", opToken[:len(opToken)-1], claim, 401, "unauthorized"},
+		{"node token lists", "GET", "/v1/nodes", nodeToken, "", 403, "forbidden"},
+		{"node token records an image", "POST", "/v1/images", nodeToken, `{}`, 403, "forbidden"},
+		{"node token claims a batch", "POST", "/v1/claims", nodeToken, `{"claims":[` + claim + `]}`, 403, "forbidden"},
+		{"node token changes the secret", "POST", "/v1/claims", nodeToken,
+			`{"shard":"meet.example.org","role":"jvb","secret_fingerprint":"v1:abcd","new_secret":true}`, 403, "forbidden"},
+		{"node token claims", "POST", "/v1/claims", nodeToken, claim, 200, ""},
+		{"operator lists", "GET", "/v1/nodes", opToken, "", 200, ""},
+		{"health needs no token", "GET", "/v1/health", "", "", 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, hdr, e := s.raw(t, tc.method, tc.path, tc.token, tc.body)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d (%+v)", status, tc.status, e)
+			}
+			if tc.code != "" && (e == nil || e.Code != tc.code || e.Message == "") {
+				t.Errorf("error body %+v, want code %q with a message", e, tc.code)
+			}
+			if status == 401 && !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("401 without WWW-Authenticate: Bearer")
+			}
+		})
+	}
+}
+
+func TestAPIRefusesBadInput(t *testing.T) {
+	s := startAPI(t, Config{MaxBodyBytes: 1024}, false)
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		code, msg                string
+	}{
+		{"broken JSON", "POST", "/v1/claims", `{"shard": "meet.example.org",`, 400, "bad_json", "invalid JSON"},
+		{"not JSON", "POST", "/v1/claims", `shard=meet`, 400, "bad_json", "at byte"},
+		{"unknown field", "POST", "/v1/claims", `{"shard":"meet.example.org","role":"jvb","secret":"x"}`, 400, "bad_json", `unknown field "secret"`},
+		{"wrong type", "POST", "/v1/state", `{"id":"seven","state":"active"}`, 400, "bad_json", `field "id"`},
+		{"empty body", "POST", "/v1/claims", ``, 400, "bad_json", "empty"},
+		{"two values", "POST", "/v1/claims", `{"shard":"meet.example.org","role":"jvb"} {}`, 400, "bad_json", "more than one"},
+		{"oversized body", "POST", "/v1/claims", `{"shard":"` + strings.Repeat("a", 2048) + `"}`, 413, "too_large", "1024 bytes"},
+		{"invalid claim", "POST", "/v1/claims", `{"shard":"Meet","role":"web"}`, 400, "invalid", "role"},
+		{"both forms", "POST", "/v1/claims", `{"shard":"meet.example.org","claims":[]}`, 400, "bad_json", "not both"},
+		{"bad state", "POST", "/v1/state", `{"id":1,"state":"up"}`, 400, "invalid", "state"},
+		{"bad query", "GET", "/v1/nodes?limit=0", ``, 400, "invalid", "limit"},
+		{"unknown query", "GET", "/v1/nodes?shards=x", ``, 400, "invalid", `unknown parameter "shards"`},
+		{"wrong method", "DELETE", "/v1/nodes", ``, 405, "method_not_allowed", "GET"},
+		{"no such endpoint", "GET", "/v2/nodes", ``, 404, "no_route", "/v2/nodes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, hdr, e := s.raw(t, tc.method, tc.path, opToken, tc.body)
+			if status != tc.status || e == nil || e.Code != tc.code || !strings.Contains(e.Message, tc.msg) {
+				t.Fatalf("got %d %+v, want %d %s containing %q", status, e, tc.status, tc.code, tc.msg)
+			}
+			if status == 405 && hdr.Get("Allow") == "" {
+				t.Error("405 without Allow")
+			}
+		})
+	}
+}
+
+func TestAPIOverTLS(t *testing.T) {
+	s := startAPI(t, Config{}, true)
+	ctx := testCtx(t, 30*time.Second)
+	nodes, err := s.client(t, nodeToken, WithCAFile(s.certF)).Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb"})
+	if err != nil || nodes[0].Nickname != "jvb-001" {
+		t.Fatalf("claim over TLS: %+v %v", nodes, err)
+	}
+	_, err = s.client(t, nodeToken, WithRetryFor(time.Second)).Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb"})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("client without the CA: err = %v, want a certificate error", err)
+	}
+}
+
+func TestAPILeaderCheck(t *testing.T) {
+	leader := true
+	s := startAPI(t, Config{IsLeader: func(context.Context) (bool, error) { return leader, nil }}, false)
+	if status, _, _ := s.raw(t, "GET", "/v1/leader", "", ""); status != 200 {
+		t.Errorf("leader: status %d, want 200", status)
+	}
+	leader = false
+	if status, _, _ := s.raw(t, "GET", "/v1/leader", "", ""); status != 503 {
+		t.Errorf("follower: status %d, want 503", status)
+	}
+}
+
+// TestClientRetriesUntilServerListens starts the client before the server:
+// the claim is retried through "connection refused" and succeeds once.
+func TestClientRetriesUntilServerListens(t *testing.T) {
+	reg, err := registry.Open(testCtx(t, 30*time.Second), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	h, err := New(reg, Config{OperatorToken: opToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens for now
+	c, err := NewClient("http://"+addr, opToken, WithRetryFor(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			done <- err
+			return
+		}
+		done <- Serve(ctx, ln, h, "", "")
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	nodes, err := c.Claim(testCtx(t, 30*time.Second), registry.ClaimRequest{Shard: shard, Role: "jvb"})
+	if err != nil || len(nodes) != 1 {
+		t.Fatalf("claim: %v", err)
+	}
+	all, err := c.Nodes(testCtx(t, 10*time.Second), registry.Filter{})
+	if err != nil || len(all) != 1 {
+		t.Errorf("one claim retried gave %d nodes (%v)", len(all), err)
+	}
+}
+
+func TestNewClientAndTokensAreChecked(t *testing.T) {
+	if _, err := NewClient("http://registry.example.org", opToken); err == nil || !strings.Contains(err.Error(), "in clear") {
+		t.Errorf("plain http to a remote host: err = %v", err)
+	}
+	if _, err := NewClient("ftp://x", opToken); err == nil {
+		t.Error("ftp URL accepted")
+	}
+	if _, err := NewClient("https://registry.example.org", "short"); err == nil {
+		t.Error("short token accepted")
+	}
+	if _, err := New(nil, Config{OperatorToken: opToken, NodeToken: opToken}); err == nil {
+		t.Error("node token equal to the operator token accepted")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "token")
+	if err := os.WriteFile(p, []byte(opToken+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadToken(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable token file: err = %v", err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := LoadToken(p); err != nil || tok != opToken {
+		t.Errorf("LoadToken = %q, %v", tok, err)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "registry-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "api.crt"), filepath.Join(dir, "api.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}

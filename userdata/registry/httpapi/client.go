@@ -1,0 +1,263 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
+)
+
+// Client is a remote registry reached through its HTTP API. It implements
+// registry.Store. Every call is idempotent (claims carry claim ids, generated
+// here when missing), so calls are retried on connection errors and 503s
+// until their context ends or RetryFor passes.
+type Client struct {
+	base     *url.URL
+	token    string
+	hc       *http.Client
+	retryFor time.Duration
+}
+
+var _ registry.Store = (*Client)(nil)
+
+// ClientOption tunes NewClient.
+type ClientOption func(*clientOptions) error
+
+type clientOptions struct {
+	roots    *x509.CertPool
+	hc       *http.Client
+	retryFor time.Duration
+}
+
+// WithCAFile trusts the PEM certificates in path for HTTPS (e.g. a
+// self-signed server certificate). Default: the system roots.
+func WithCAFile(path string) ClientOption {
+	return func(o *clientOptions) error {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read CA file: %w", err)
+		}
+		o.roots = x509.NewCertPool()
+		if !o.roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("read CA file: %s holds no PEM certificate", path)
+		}
+		return nil
+	}
+}
+
+// WithRetryFor bounds the retries of one call. Default 30 s.
+func WithRetryFor(d time.Duration) ClientOption {
+	return func(o *clientOptions) error { o.retryFor = d; return nil }
+}
+
+// NewClient returns a client of the API at baseURL (e.g.
+// https://registry.example.org:8443). Plain http is allowed on loopback only:
+// elsewhere it would send the token in clear.
+func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("registry URL %q: want https://HOST[:PORT]", baseURL)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("registry URL %q: plain http would send the token in clear: use https (http is allowed on loopback only)", baseURL)
+	}
+	if err := checkToken(token); err != nil {
+		return nil, fmt.Errorf("registry token: %w", err)
+	}
+	o := clientOptions{retryFor: 30 * time.Second}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	hc := &http.Client{Timeout: 2 * time.Minute}
+	hc.Transport = &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.roots},
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     time.Minute,
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return &Client{base: u, token: token, hc: hc, retryFor: o.retryFor}, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Claim implements registry.Store.
+func (c *Client) Claim(ctx context.Context, reqs ...registry.ClaimRequest) ([]registry.Node, error) {
+	reqs = append([]registry.ClaimRequest(nil), reqs...)
+	for i := range reqs {
+		if reqs[i].ClaimID == "" {
+			reqs[i].ClaimID = registry.NewClaimID() // before the first attempt: retries stay idempotent
+		}
+	}
+	if len(reqs) == 1 {
+		var n registry.Node
+		if err := c.do(ctx, http.MethodPost, "/v1/claims", nil, reqs[0], &n); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		return []registry.Node{n}, nil
+	}
+	var out nodesBody
+	if err := c.do(ctx, http.MethodPost, "/v1/claims", nil, claimsBody{Claims: reqs}, &out); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return out.Nodes, nil
+}
+
+// SetState implements registry.Store.
+func (c *Client) SetState(ctx context.Context, ref registry.NodeRef, to registry.State) (registry.Node, error) {
+	var n registry.Node
+	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, stateBody{NodeRef: ref, State: to}, &n); err != nil {
+		return registry.Node{}, fmt.Errorf("set state: %w", err)
+	}
+	return n, nil
+}
+
+// Nodes implements registry.Store; with f.Limit 0 it pages through all.
+func (c *Client) Nodes(ctx context.Context, f registry.Filter) ([]registry.Node, error) {
+	var all []registry.Node
+	for {
+		q := url.Values{}
+		for k, v := range map[string]string{"shard": f.Shard, "state": string(f.State), "role": f.Role} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		if f.AfterID > 0 {
+			q.Set("after_id", strconv.FormatInt(f.AfterID, 10))
+		}
+		if f.Limit > 0 {
+			q.Set("limit", strconv.Itoa(min(f.Limit, MaxPageSize)))
+		}
+		var page nodesBody
+		if err := c.do(ctx, http.MethodGet, "/v1/nodes", q, nil, &page); err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		all = append(all, page.Nodes...)
+		if f.Limit > 0 || page.NextAfterID == 0 {
+			return all, nil
+		}
+		f.AfterID = page.NextAfterID
+	}
+}
+
+// RecordImage implements registry.Store.
+func (c *Client) RecordImage(ctx context.Context, img registry.Image) (registry.Image, error) {
+	var out registry.Image
+	if err := c.do(ctx, http.MethodPost, "/v1/images", nil, img, &out); err != nil {
+		return registry.Image{}, fmt.Errorf("record image: %w", err)
+	}
+	return out, nil
+}
+
+// Images implements registry.Store.
+func (c *Client) Images(ctx context.Context) ([]registry.Image, error) {
+	var out imagesBody
+	if err := c.do(ctx, http.MethodGet, "/v1/images", nil, nil, &out); err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	return out.Images, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.hc.CloseIdleConnections()
+	return nil
+}
+
+// maxResponseBytes bounds what the client reads of one answer.
+const maxResponseBytes = 64 << 20
+
+// do sends one request, retrying connection errors and 503s.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+	}
+	u := *c.base
+	u.Path += path
+	u.RawQuery = q.Encode()
+	ctx, cancel := context.WithTimeout(ctx, c.retryFor)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	for {
+		err := c.once(ctx, method, u.String(), body, out)
+		var ae *Error
+		retry := err != nil && (!errors.As(err, &ae) || ae.Status == http.StatusServiceUnavailable)
+		if !retry {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if ae == nil {
+				return fmt.Errorf("%w: %v", registry.ErrUnavailable, err)
+			}
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (c *Client) once(ctx context.Context, method, u string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("registry at %s: %w", c.base.Redacted(), err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		// The URL in a *url.Error is ours (no secret in it); the token is in a header.
+		return fmt.Errorf("registry at %s unreachable: %w", c.base.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("registry at %s: read answer: %w", c.base.Redacted(), err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb struct {
+			Error *Error `json:"error"`
+		}
+		if json.Unmarshal(data, &eb) != nil || eb.Error == nil {
+			return &Error{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode),
+				Message: fmt.Sprintf("registry at %s answered %s", c.base.Redacted(), resp.Status)}
+		}
+		eb.Error.Status = resp.StatusCode
+		return eb.Error
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("registry at %s: decode answer: %w", c.base.Redacted(), err)
+		}
+	}
+	return nil
+}

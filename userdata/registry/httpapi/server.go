@@ -1,0 +1,308 @@
+// Package httpapi is the registry's HTTP API, served by `registry serve` for
+// machines that boot (claim an identity, report their state) and for
+// operators (list nodes, record images), and a client that implements
+// registry.Store over it.
+//
+// Endpoints (JSON in and out; errors are {"error": {"code", "message"}}):
+//
+//	POST /v1/claims   node or operator  one claim object → the node, or {"claims": […]} → {"nodes": […]} (operator)
+//	POST /v1/state    node or operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"} → the node
+//	GET  /v1/nodes    operator          ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
+//	POST /v1/images   operator          an image → the image
+//	GET  /v1/images   operator          → {"images": […]}
+//	GET  /v1/leader   anyone            200 on the Raft leader, 503 elsewhere: a load balancer health check,
+//	                                    so that all claims enter through one node and share its group commit
+//	GET  /v1/health   anyone            200 while the server runs
+//
+// Authentication: "Authorization: Bearer TOKEN". The node token may only
+// claim (one identity per request, no secret change) and report states; the
+// operator token may do everything. Tokens come from files and are compared
+// in constant time. Request bodies are bounded (Config.MaxBodyBytes).
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
+)
+
+// Config configures a Server.
+type Config struct {
+	// OperatorToken may use every endpoint (required).
+	OperatorToken string
+	// NodeToken may claim identities and report states (optional).
+	NodeToken string
+	// MaxBodyBytes bounds request bodies; default 1 MiB (a 1000-claim batch fits).
+	MaxBodyBytes int64
+	// IsLeader answers GET /v1/leader; nil disables the endpoint.
+	IsLeader func(ctx context.Context) (bool, error)
+	// Logf receives internal errors, whose text is not sent to clients. Default: discarded.
+	Logf func(format string, a ...any)
+}
+
+// DefaultMaxBodyBytes is Config.MaxBodyBytes' default.
+const DefaultMaxBodyBytes = 1 << 20
+
+// MaxPageSize caps GET /v1/nodes?limit (and is its default).
+const MaxPageSize = 1000
+
+// Server is the API as an http.Handler.
+type Server struct {
+	store  registry.Store
+	tok    *tokens
+	cfg    Config
+	routes map[string][]route
+}
+
+type route struct {
+	method string
+	scope  scope
+	handle func(w http.ResponseWriter, r *http.Request, sc scope) (any, error)
+}
+
+// New returns the API over store.
+func New(store registry.Store, cfg Config) (*Server, error) {
+	tok, err := newTokens(cfg.NodeToken, cfg.OperatorToken)
+	if err != nil {
+		return nil, fmt.Errorf("start API: %w", err)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	s := &Server{store: store, tok: tok, cfg: cfg}
+	s.routes = map[string][]route{
+		"/v1/claims": {{http.MethodPost, scopeNode, s.claim}},
+		"/v1/state":  {{http.MethodPost, scopeNode, s.setState}},
+		"/v1/nodes":  {{http.MethodGet, scopeOperator, s.nodes}},
+		"/v1/images": {{http.MethodPost, scopeOperator, s.recordImage}, {http.MethodGet, scopeOperator, s.images}},
+		"/v1/health": {{http.MethodGet, scopeNone, func(http.ResponseWriter, *http.Request, scope) (any, error) {
+			return map[string]bool{"ok": true}, nil
+		}}},
+	}
+	if cfg.IsLeader != nil {
+		s.routes["/v1/leader"] = []route{{http.MethodGet, scopeNone, s.leader}}
+	}
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	routes, ok := s.routes[r.URL.Path]
+	if !ok {
+		writeError(w, apiErrorf(http.StatusNotFound, codeNoRoute, "no endpoint %s (see the package documentation of userdata/registry/httpapi)", r.URL.Path))
+		return
+	}
+	var rt *route
+	var allow []string
+	for i := range routes {
+		allow = append(allow, routes[i].method)
+		if routes[i].method == r.Method {
+			rt = &routes[i]
+		}
+	}
+	if rt == nil {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, apiErrorf(http.StatusMethodNotAllowed, codeMethod, "%s %s is not allowed: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	sc := s.tok.scopeOf(r)
+	switch {
+	case rt.scope == scopeNone:
+	case sc == scopeNone:
+		writeError(w, apiErrorf(http.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer token: send \"Authorization: Bearer TOKEN\" with the node or operator token"))
+		return
+	case sc < rt.scope:
+		writeError(w, apiErrorf(http.StatusForbidden, codeForbidden, "the node token may only claim identities and report states: %s %s needs the operator token", r.Method, r.URL.Path))
+		return
+	}
+	out, err := rt.handle(w, r, sc)
+	if err != nil {
+		e := toAPIError(err)
+		if e.Code == codeInternal {
+			s.cfg.Logf("registry API: %s %s: %v", r.Method, r.URL.Path, err)
+		}
+		writeError(w, e)
+		return
+	}
+	status := http.StatusOK
+	if l, ok := out.(leaderStatus); ok && !l.Leader {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, out)
+}
+
+// claimsBody is one claim's fields, or a list of claims.
+type claimsBody struct {
+	registry.ClaimRequest
+	Claims []registry.ClaimRequest `json:"claims,omitempty"`
+}
+
+type nodesBody struct {
+	Nodes       []registry.Node `json:"nodes"`
+	NextAfterID int64           `json:"next_after_id,omitempty"`
+}
+
+func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, error) {
+	var body claimsBody
+	if err := s.decode(w, r, &body); err != nil {
+		return nil, err
+	}
+	if body.Claims == nil {
+		if sc == scopeNode && body.NewSecret {
+			return nil, apiErrorf(http.StatusForbidden, codeForbidden, "new_secret: changing a shard's secret needs the operator token")
+		}
+		nodes, err := s.store.Claim(r.Context(), body.ClaimRequest)
+		if err != nil {
+			return nil, err
+		}
+		return nodes[0], nil
+	}
+	if body.ClaimRequest != (registry.ClaimRequest{}) {
+		return nil, apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: give either one claim's fields or \"claims\", not both")
+	}
+	if sc == scopeNode {
+		return nil, apiErrorf(http.StatusForbidden, codeForbidden, "claims: a node claims one identity per request; batches need the operator token")
+	}
+	nodes, err := s.store.Claim(r.Context(), body.Claims...)
+	if err != nil {
+		return nil, err
+	}
+	return nodesBody{Nodes: nodes}, nil
+}
+
+type stateBody struct {
+	registry.NodeRef
+	State registry.State `json:"state"`
+}
+
+func (s *Server) setState(w http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+	var body stateBody
+	if err := s.decode(w, r, &body); err != nil {
+		return nil, err
+	}
+	return s.store.SetState(r.Context(), body.NodeRef, body.State)
+}
+
+func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+	q := r.URL.Query()
+	f := registry.Filter{Shard: q.Get("shard"), State: registry.State(q.Get("state")), Role: q.Get("role"), Limit: MaxPageSize}
+	for k := range q {
+		switch k {
+		case "shard", "state", "role", "after_id", "limit":
+		default:
+			return nil, apiErrorf(http.StatusBadRequest, codeInvalid, "query: unknown parameter %q (use shard, state, role, after_id, limit)", k)
+		}
+	}
+	for name, dst := range map[string]*int64{"after_id": &f.AfterID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return nil, apiErrorf(http.StatusBadRequest, codeInvalid, "query: %s=%q is not a non-negative integer", name, v)
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return nil, apiErrorf(http.StatusBadRequest, codeInvalid, "query: limit=%q: want 1 to %d", v, MaxPageSize)
+		}
+		f.Limit = n
+	}
+	nodes, err := s.store.Nodes(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := nodesBody{Nodes: nodes}
+	if out.Nodes == nil {
+		out.Nodes = []registry.Node{}
+	}
+	if len(nodes) == f.Limit {
+		out.NextAfterID = nodes[len(nodes)-1].ID
+	}
+	return out, nil
+}
+
+func (s *Server) recordImage(w http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+	var img registry.Image
+	if err := s.decode(w, r, &img); err != nil {
+		return nil, err
+	}
+	return s.store.RecordImage(r.Context(), img)
+}
+
+type imagesBody struct {
+	Images []registry.Image `json:"images"`
+}
+
+func (s *Server) images(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+	imgs, err := s.store.Images(r.Context())
+	if imgs == nil {
+		imgs = []registry.Image{}
+	}
+	return imagesBody{Images: imgs}, err
+}
+
+type leaderStatus struct {
+	Leader bool `json:"leader"`
+}
+
+func (s *Server) leader(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+	ok, err := s.cfg.IsLeader(r.Context())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
+	}
+	return leaderStatus{Leader: ok}, nil
+}
+
+// decode reads one JSON value from a bounded body, refusing unknown fields
+// and trailing data, with messages that say what is wrong where.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value: send exactly one object")
+	}
+	if err == nil {
+		return nil
+	}
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return apiErrorf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, io.EOF):
+		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body is empty: send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: invalid JSON: it ends in the middle of a value (truncated?)")
+	case errors.As(err, &syntax):
+		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: invalid JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ):
+		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: field %q: want %s, got JSON %s", jsonPath(typ.Field), typ.Type, typ.Value)
+	}
+	return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: %v", err)
+}
+
+// jsonPath drops the Go names of embedded structs from a decoder's field path
+// ("NodeRef.id" → "id"): clients know the JSON names only.
+func jsonPath(field string) string {
+	var keep []string
+	for _, p := range strings.Split(field, ".") {
+		if p != "" && (p[0] < 'A' || p[0] > 'Z') {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ".")
+}

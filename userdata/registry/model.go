@@ -1,0 +1,129 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// State is where a node is in its life: issued → active → draining → retired.
+type State string
+
+// The states of a node.
+const (
+	// StateIssued: user-data was generated (or an identity claimed); the node has not reported yet.
+	StateIssued State = "issued"
+	// StateActive: the node booted, configured itself and serves.
+	StateActive State = "active"
+	// StateDraining: the node is being scaled in and takes no new conferences.
+	StateDraining State = "draining"
+	// StateRetired: the node is gone; its nickname is free again.
+	StateRetired State = "retired"
+)
+
+// States lists every state in lifecycle order.
+var States = []State{StateIssued, StateActive, StateDraining, StateRetired}
+
+// AutoNickname asks the registry to pick the lowest free "<role>-NNN" name.
+const AutoNickname = "auto"
+
+// Node is one issued node as the registry records it. It never holds a secret.
+type Node struct {
+	ID         int64     `json:"id"`
+	ClaimID    string    `json:"claim_id"`
+	Shard      string    `json:"shard"` // the JMS FQDN the node belongs to
+	Role       string    `json:"role"`
+	Nickname   string    `json:"nickname"`
+	State      State     `json:"state"`
+	ImageID    string    `json:"image_id,omitempty"`
+	InstanceID string    `json:"instance_id,omitempty"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+}
+
+// ClaimRequest asks for one node identity.
+type ClaimRequest struct {
+	// ClaimID makes the claim idempotent: claiming the same id again returns
+	// the node it produced. Empty: the registry generates one.
+	ClaimID string `json:"claim_id,omitempty"`
+	// Shard is the JMS FQDN (required).
+	Shard string `json:"shard"`
+	// Role is the node's role, e.g. "jvb" or "jms" (required).
+	Role string `json:"role"`
+	// Nickname is a name, or "" / AutoNickname for the lowest free "<role>-NNN".
+	Nickname   string `json:"nickname,omitempty"`
+	ImageID    string `json:"image_id,omitempty"`
+	InstanceID string `json:"instance_id,omitempty"`
+	// SecretFingerprint (from Fingerprint) lets the registry refuse a node
+	// given a different secret than the shard's earlier nodes. Optional.
+	SecretFingerprint string `json:"secret_fingerprint,omitempty"`
+	// NewSecret records SecretFingerprint as the shard's secret even when it
+	// differs (the JMS's secret was changed on purpose).
+	NewSecret bool `json:"new_secret,omitempty"`
+}
+
+// NodeRef names one node: by ID, or by shard and nickname (the live node
+// holding that nickname).
+type NodeRef struct {
+	ID       int64  `json:"id,omitempty"`
+	Shard    string `json:"shard,omitempty"`
+	Nickname string `json:"nickname,omitempty"`
+}
+
+// Filter selects nodes for Nodes. Zero fields match everything.
+type Filter struct {
+	Shard string `json:"shard,omitempty"`
+	State State  `json:"state,omitempty"`
+	Role  string `json:"role,omitempty"`
+	// AfterID and Limit page through large fleets (ordered by ID). Limit 0: all.
+	AfterID int64 `json:"after_id,omitempty"`
+	Limit   int   `json:"limit,omitempty"`
+}
+
+// Image is a baked role image, recorded by the Packer post-processor.
+type Image struct {
+	ArtifactID string            `json:"artifact_id"` // e.g. the image file or cloud image id
+	Role       string            `json:"role"`
+	OS         string            `json:"os"`
+	Versions   map[string]string `json:"versions,omitempty"` // package → version
+	Built      time.Time         `json:"built"`
+}
+
+// Store is what the CLI and the HTTP API need of a registry. *Registry (an
+// embedded or cluster dqlite node) and the HTTP client implement it.
+type Store interface {
+	// Claim records nodes and returns them with their nicknames, all or none.
+	Claim(ctx context.Context, reqs ...ClaimRequest) ([]Node, error)
+	// SetState moves a node along its lifecycle; setting the current state is a no-op.
+	SetState(ctx context.Context, ref NodeRef, to State) (Node, error)
+	// Nodes lists nodes ordered by ID.
+	Nodes(ctx context.Context, f Filter) ([]Node, error)
+	// RecordImage records (or updates, by artifact id) a baked image.
+	RecordImage(ctx context.Context, img Image) (Image, error)
+	// Images lists recorded images ordered by build time.
+	Images(ctx context.Context) ([]Image, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Errors callers tell apart with errors.Is. The HTTP API maps each to a
+// status code and back.
+var (
+	// ErrInvalid: the request itself is wrong (a field is missing or malformed).
+	ErrInvalid = errors.New("invalid request")
+	// ErrConflict: the nickname is held by another live node of the shard.
+	ErrConflict = errors.New("nickname already in use")
+	// ErrSecretMismatch: the secret differs from the one the shard's nodes got.
+	ErrSecretMismatch = errors.New("secret differs from the shard's")
+	// ErrNotFound: no such node.
+	ErrNotFound = errors.New("node not found")
+	// ErrTransition: the state change is not allowed (e.g. from retired).
+	ErrTransition = errors.New("state change not allowed")
+	// ErrUnavailable: no leader could take the write in time (quorum lost,
+	// cluster starting); the write may be retried with the same claim id.
+	ErrUnavailable = errors.New("registry unavailable")
+	// ErrClosed: the registry was closed.
+	ErrClosed = errors.New("registry closed")
+	// ErrLocked: another process holds the data directory.
+	ErrLocked = errors.New("registry data directory is in use")
+)

@@ -1,0 +1,270 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/canonical/go-dqlite/v3/app"
+	"github.com/canonical/go-dqlite/v3/client"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/atomicfile"
+)
+
+// Registry is one dqlite node of the registry with its database handle: the
+// embedded single-node registry of the CLI, or a member of a Raft cluster
+// (`registry serve`). It implements Store.
+type Registry struct {
+	opts   options
+	dir    string
+	lock   *dirLock
+	app    *app.App
+	db     *sql.DB
+	batch  *batcher
+	ctx    context.Context // ends when the registry closes
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
+
+	facts   facts               // committed facts that never change (facts.go)
+	hints   map[seriesKey]int64 // lowest free range starts; batcher goroutine only (claimTx.takeAtHint)
+	batches atomic.Int64        // committed claim transactions (tests check grouping)
+
+	// faultAfterCommit, when set (tests only), runs after every successful
+	// COMMIT; an error it returns is reported as the commit's, as when a
+	// leader dies between applying a commit and answering it.
+	faultAfterCommit func() error
+}
+
+var _ Store = (*Registry)(nil)
+
+// handoverTimeout bounds Close's attempt to pass leadership on; the last
+// nodes of a cluster being shut down have nobody to pass it to.
+const handoverTimeout = 5 * time.Second
+
+// addressFile holds the node's Raft address, chosen on first Open.
+const addressFile = "raft-address"
+
+// Open starts (or restarts) the registry node kept in dir and waits until it
+// can take writes. With no options it is an embedded single-node registry on
+// a loopback port. Only one process at a time opens a data directory: others
+// wait for its lock (WithLockTimeout). Close releases everything.
+func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(o.join) > 0 && o.address == "" {
+		return nil, fmt.Errorf("open registry: %w: joining a cluster needs this node's own address (WithAddress / --address) that the others can reach", ErrInvalid)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("open registry: %w: the data directory is empty", ErrInvalid)
+	}
+
+	// Unwind a partial start-up in reverse order.
+	var cleanups []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				cleanups[i]()
+			}
+		}
+	}()
+
+	if err := os.MkdirAll(filepath.Join(dir, "dqlite"), 0o700); err != nil {
+		return nil, fmt.Errorf("open registry: create data directory: %w", err)
+	}
+	lock, err := lockDir(ctx, dir, o.lockTimeout, o.lockNotice)
+	if err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	cleanups = append(cleanups, func() { _ = lock.unlock() })
+
+	addr, err := raftAddress(dir, o.address)
+	if err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	appOpts := []app.Option{
+		app.WithAddress(addr),
+		app.WithNetworkLatency(o.networkLatency),
+		app.WithBusyTimeout(o.busyTimeout),
+		app.WithLogFunc(func(l client.LogLevel, format string, a ...any) {
+			if l >= client.LogWarn {
+				o.logf("dqlite: "+format, a...)
+			}
+		}),
+	}
+	if len(o.join) > 0 {
+		appOpts = append(appOpts, app.WithCluster(o.join))
+	}
+	if o.peerTLS != nil {
+		appOpts = append(appOpts, app.WithTLS(o.peerTLS.Listen, o.peerTLS.Dial))
+	}
+	node, err := app.New(filepath.Join(dir, "dqlite"), appOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("open registry: start dqlite node at %s: %w", addr, err)
+	}
+	cleanups = append(cleanups, func() { _ = node.Close() })
+
+	if err := node.Ready(ctx); err != nil {
+		return nil, fmt.Errorf("open registry: wait for node %s to join its cluster: %w", addr, err)
+	}
+	db, err := node.Open(ctx, dbName)
+	if err != nil {
+		return nil, fmt.Errorf("open registry: open database: %w", err)
+	}
+	db.SetMaxIdleConns(8)
+	cleanups = append(cleanups, func() { _ = db.Close() })
+
+	rctx, cancel := context.WithCancel(context.Background())
+	cleanups = append(cleanups, cancel)
+	r := &Registry{opts: o, dir: dir, lock: lock, app: node, db: db, ctx: rctx, cancel: cancel, hints: map[seriesKey]int64{}}
+	if err := r.migrate(ctx); err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	r.batch = newBatcher(o.gather, o.maxBatch, r.execClaims)
+	return r, nil
+}
+
+// raftAddress returns the node's saved address, or saves want (or a free
+// loopback port when want is empty) on first use.
+func raftAddress(dir, want string) (string, error) {
+	path := filepath.Join(dir, addressFile)
+	saved, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		addr := strings.TrimSpace(string(saved))
+		if want != "" && want != addr {
+			return "", fmt.Errorf("%w: address %s differs from %s saved in %s: a node keeps its address for life (use a new data directory for a new node)",
+				ErrInvalid, want, addr, path)
+		}
+		return addr, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("read raft address: %w", err)
+	}
+	addr := want
+	if addr == "" {
+		if addr, err = freeLoopbackAddress(); err != nil {
+			return "", err
+		}
+	} else if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", fmt.Errorf("%w: address %q: want HOST:PORT: %v", ErrInvalid, addr, err)
+	}
+	if err := atomicfile.Write(path, []byte(addr+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save raft address: %w", err)
+	}
+	return addr, nil
+}
+
+func freeLoopbackAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("pick a loopback port: %w", err)
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// migrate creates the tables and checks the stored schema version.
+func (r *Registry) migrate(ctx context.Context) error {
+	return r.write(ctx, func(ctx context.Context, c *tx) error {
+		for _, stmt := range schema {
+			if _, err := c.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("create schema: %w", err)
+			}
+		}
+		var v string
+		if err := c.scanRow(ctx, qSchemaVersion, nil, &v); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if v != schemaVersion {
+			return fmt.Errorf("registry schema version is %s, this program knows %s: upgrade packer-plugin-jitsi", v, schemaVersion)
+		}
+		return nil
+	})
+}
+
+// Address is the node's Raft address.
+func (r *Registry) Address() string { return r.app.Address() }
+
+// Member is one node of the registry's Raft cluster.
+type Member struct {
+	ID      uint64 `json:"id"`
+	Address string `json:"address"`
+	Role    string `json:"role"` // voter, stand-by or spare
+	Leader  bool   `json:"leader"`
+}
+
+// Members lists the cluster's nodes as the leader sees them.
+func (r *Registry) Members(ctx context.Context) ([]Member, error) {
+	cli, err := r.app.FindLeader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w: %w", ErrUnavailable, err)
+	}
+	defer cli.Close()
+	nodes, err := cli.Cluster(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	leader, err := cli.Leader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	out := make([]Member, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, Member{ID: n.ID, Address: n.Address, Role: n.Role.String(), Leader: leader != nil && leader.ID == n.ID})
+	}
+	return out, nil
+}
+
+// Close stops the node gracefully: pending claims finish, the database handle
+// closes, leadership and voting rights move to another node (Handover), then
+// the dqlite node stops and the data directory is unlocked.
+func (r *Registry) Close() error {
+	r.closeOnce.Do(func() {
+		r.batch.close()
+		r.cancel()
+		var errs []error
+		if err := r.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close database: %w", err))
+		}
+		hctx, cancel := context.WithTimeout(context.Background(), handoverTimeout)
+		if err := r.app.Handover(hctx); err != nil {
+			// Not fatal: the others elect a leader without us, only slower.
+			r.opts.logf("registry: hand over leadership: %v", err)
+		}
+		cancel()
+		if err := r.app.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop dqlite node: %w", err))
+		}
+		if err := r.lock.unlock(); err != nil {
+			errs = append(errs, fmt.Errorf("unlock data directory: %w", err))
+		}
+		r.closeErr = errors.Join(errs...)
+	})
+	return r.closeErr
+}
+
+// IsLeader reports whether this node is the cluster's Raft leader (the API's
+// /v1/leader check). Without a reachable leader it returns ErrUnavailable.
+func (r *Registry) IsLeader(ctx context.Context) (bool, error) {
+	cli, err := r.app.FindLeader(ctx)
+	if err != nil {
+		return false, fmt.Errorf("find leader: %w: %w", ErrUnavailable, err)
+	}
+	defer cli.Close()
+	leader, err := cli.Leader(ctx)
+	if err != nil {
+		return false, fmt.Errorf("find leader: %w", err)
+	}
+	return leader != nil && leader.ID == r.app.ID(), nil
+}

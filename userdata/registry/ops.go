@@ -1,0 +1,334 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SetState moves a node to state to. A retired node frees its nickname (and
+// its number, for "<prefix>-NNN" names) for the next claim.
+func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State) (Node, error) {
+	if !validState(to) {
+		return Node{}, fmt.Errorf("set state: %w: state: %q is not one of issued, active, draining, retired", ErrInvalid, to)
+	}
+	if err := checkRef(ref); err != nil {
+		return Node{}, fmt.Errorf("set state: %w", err)
+	}
+	// Resolve a nickname to the node's id once: should a COMMIT fail after
+	// being applied, the retry must see the same node (now in state to), not
+	// look for a live holder of the name that is no longer there.
+	id := ref.ID
+	if id == 0 {
+		err := r.read(ctx, func(ctx context.Context) error {
+			nodes, err := queryNodes(ctx, r.db, qLiveNodeByNickname, ref.Shard, ref.Nickname)
+			if err == nil && len(nodes) == 0 {
+				return fmt.Errorf("%w: no live node is named %s in shard %s (see `nodes --shard %s`)", ErrNotFound, ref.Nickname, ref.Shard, ref.Shard)
+			}
+			if err == nil {
+				id = nodes[0].ID
+			}
+			return err
+		})
+		if err != nil {
+			return Node{}, fmt.Errorf("set state: %w", err)
+		}
+	}
+	var out Node
+	err := r.write(ctx, func(ctx context.Context, c *tx) error {
+		nodes, err := queryNodes(ctx, c, qNodeByID, id)
+		if err != nil {
+			return fmt.Errorf("read node: %w", err)
+		}
+		if len(nodes) == 0 {
+			return fmt.Errorf("%w: no node has id %d", ErrNotFound, id)
+		}
+		n := nodes[0]
+		if err := checkTransition(n.State, to); err != nil {
+			return fmt.Errorf("node %d (%s): %w", n.ID, n.Nickname, err)
+		}
+		if n.State == to {
+			out = n
+			return nil
+		}
+		now := r.opts.now()
+		at := dbTime(now)
+		if _, err := c.ExecContext(ctx, qUpdateNodeState, string(to), at, n.ID); err != nil {
+			return fmt.Errorf("update node: %w", err)
+		}
+		var shardID int64
+		if err := c.scanRow(ctx, qNodeShardID, []any{n.ID}, &shardID); err != nil {
+			return fmt.Errorf("read node shard: %w", err)
+		}
+		if to == StateRetired {
+			if err := releaseNumber(ctx, c, shardID, n.Nickname); err != nil {
+				return err
+			}
+		}
+		// The state event is written by a trigger on nodes.
+		n.State, n.Updated = to, mustParseDBTime(at)
+		out = n
+		return nil
+	})
+	if err != nil {
+		return Node{}, fmt.Errorf("set state: %w", err)
+	}
+	return out, nil
+}
+
+// releaseNumber returns a retired numbered nickname's number to its series.
+func releaseNumber(ctx context.Context, c *tx, shardID int64, nickname string) error {
+	prefix, n, ok := parseNumbered(nickname)
+	if !ok {
+		return nil
+	}
+	key := seriesKey{shardID, prefix}
+	var one int
+	err := c.scanRow(ctx, qSeriesExists, []any{shardID, prefix}, &one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // a series that never existed has every number free
+	}
+	if err != nil {
+		return fmt.Errorf("read nickname series: %w", err)
+	}
+	below, err := readRanges(ctx, c, qRangeAtOrBelow, shardID, prefix, n)
+	if err != nil {
+		return err
+	}
+	above, err := readRanges(ctx, c, qRangeAt, shardID, prefix, n+1)
+	if err != nil {
+		return err
+	}
+	var b, a *numRange
+	if len(below) > 0 {
+		b = &below[0]
+	}
+	if len(above) > 0 {
+		a = &above[0]
+	}
+	return applyRangeChange(ctx, c, key, planRelease(n, b, a))
+}
+
+// Nodes lists the nodes matching f, ordered by id.
+func (r *Registry) Nodes(ctx context.Context, f Filter) ([]Node, error) {
+	if f.State != "" && !validState(f.State) {
+		return nil, fmt.Errorf("list nodes: %w: state: %q is not one of issued, active, draining, retired", ErrInvalid, f.State)
+	}
+	if f.Limit < 0 || f.AfterID < 0 {
+		return nil, fmt.Errorf("list nodes: %w: limit and after_id must not be negative", ErrInvalid)
+	}
+	q, args := qListNodes(f)
+	var out []Node
+	err := r.read(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = queryNodes(ctx, r.db, q, args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	return out, nil
+}
+
+// RecordImage records a baked image; recording an artifact id again updates it.
+func (r *Registry) RecordImage(ctx context.Context, img Image) (Image, error) {
+	if err := checkImage(img); err != nil {
+		return Image{}, fmt.Errorf("record image: %w", err)
+	}
+	if img.Versions == nil {
+		img.Versions = map[string]string{}
+	}
+	versions, err := json.Marshal(img.Versions) // sorted keys: deterministic
+	if err != nil {
+		return Image{}, fmt.Errorf("record image: encode versions: %w", err)
+	}
+	built := dbTime(img.Built)
+	img.Built = mustParseDBTime(built)
+	err = r.write(ctx, func(ctx context.Context, c *tx) error {
+		at := dbTime(r.opts.now())
+		if _, err := c.ExecContext(ctx, qUpsertImage, img.ArtifactID, img.Role, img.OS, string(versions), built, at); err != nil {
+			return fmt.Errorf("upsert image: %w", err)
+		}
+		return insertEvents(ctx, c, at, []event{{kind: "image",
+			detail: map[string]string{"artifact_id": img.ArtifactID, "role": img.Role, "os": img.OS}}})
+	})
+	if err != nil {
+		return Image{}, fmt.Errorf("record image: %w", err)
+	}
+	return img, nil
+}
+
+// Images lists recorded images, oldest build first.
+func (r *Registry) Images(ctx context.Context) ([]Image, error) {
+	var out []Image
+	err := r.read(ctx, func(ctx context.Context) error {
+		out = nil
+		rows, err := r.db.QueryContext(ctx, qListImages)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var img Image
+			var versions, built string
+			if err := rows.Scan(&img.ArtifactID, &img.Role, &img.OS, &versions, &built); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := json.Unmarshal([]byte(versions), &img.Versions); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode versions of %s: %w", img.ArtifactID, err)
+			}
+			if img.Built, err = parseDBTime(built); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, img)
+		}
+		return closeRows(rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	return out, nil
+}
+
+// Event is one entry of the append-only event log.
+type Event struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Events returns a node's event log, oldest first.
+func (r *Registry) Events(ctx context.Context, nodeID int64) ([]Event, error) {
+	var out []Event
+	err := r.read(ctx, func(ctx context.Context) error {
+		out = nil
+		rows, err := r.db.QueryContext(ctx, qEventsOfNode, nodeID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var e Event
+			var at string
+			if err := rows.Scan(&at, &e.Kind, &e.Detail); err != nil {
+				rows.Close()
+				return err
+			}
+			if e.At, err = parseDBTime(at); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, e)
+		}
+		return closeRows(rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+// querier is *sql.DB or *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]Node, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []Node
+	for rows.Next() {
+		var n Node
+		var state, created, updated string
+		if err := rows.Scan(&n.ID, &n.ClaimID, &n.Shard, &n.Role, &n.Nickname, &state,
+			&n.ImageID, &n.InstanceID, &created, &updated); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		n.State = State(state)
+		if n.Created, err = parseDBTime(created); err == nil {
+			n.Updated, err = parseDBTime(updated)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, closeRows(rows)
+}
+
+func readRanges(ctx context.Context, q querier, query string, args ...any) ([]numRange, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read free numbers: %w", err)
+	}
+	var out []numRange
+	for rows.Next() {
+		var r numRange
+		if err := rows.Scan(&r.Lo, &r.Hi); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read free numbers: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("read free numbers: %w", err)
+	}
+	return out, nil
+}
+
+func applyRangeChange(ctx context.Context, c *tx, key seriesKey, ch rangeChange) error {
+	if len(ch.Delete) > 0 {
+		args := append([]any{key.shard, key.prefix}, anySlice(ch.Delete)...)
+		if _, err := c.ExecContext(ctx, qDeleteRanges(len(ch.Delete)), args...); err != nil {
+			return fmt.Errorf("update free numbers: %w", err)
+		}
+	}
+	if r := ch.Raise; r != nil {
+		if _, err := c.ExecContext(ctx, qRaiseRange, r.To, key.shard, key.prefix, r.From); err != nil {
+			return fmt.Errorf("update free numbers: %w", err)
+		}
+	}
+	if len(ch.Insert) > 0 {
+		args := make([]any, 0, 4*len(ch.Insert))
+		for _, r := range ch.Insert {
+			args = append(args, key.shard, key.prefix, r.Lo, r.Hi)
+		}
+		if _, err := c.ExecContext(ctx, qInsertRanges(len(ch.Insert)), args...); err != nil {
+			return fmt.Errorf("update free numbers: %w", err)
+		}
+	}
+	return nil
+}
+
+func anySlice[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// closeRows closes rows and reports the iteration error, if any.
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func mustParseDBTime(s string) time.Time {
+	t, err := parseDBTime(s)
+	if err != nil {
+		panic(err) // s came from dbTime
+	}
+	return t
+}

@@ -1,0 +1,69 @@
+package registry
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQueryPlansDoNotScan asks SQLite (through dqlite) how it runs every
+// statement of the claim and state paths: each must seek an index (SEARCH),
+// never walk a table (SCAN), so their cost does not grow with the fleet.
+// (Foreign keys are enforced: a shard upsert checks its children by index.)
+func TestQueryPlansDoNotScan(t *testing.T) {
+	r, _ := openTemp(t)
+	ctx := testCtx(t, 30*time.Second)
+	claimOne(t, r, jvb("")) // tables exist and hold a row
+	for _, tc := range []struct {
+		name string
+		q    string
+		args []any
+	}{
+		{"upsert shards", qUpsertShards(2), []any{"a.example.org", "t", "b.example.org", "t"}},
+		{"nodes by claim id", qNodesByClaimID(3), []any{"a", "b", "c"}},
+		{"live nickname taken", qLiveNicknameTaken, []any{1, "jvb-001"}},
+		{"live node by nickname", qLiveNodeByNickname, []any{testShard, "jvb-001"}},
+		{"node by id", qNodeByID, []any{1}},
+		{"node shard", qNodeShardID, []any{1}},
+		{"insert nodes", qInsertNodes(1), []any{"c", 1, "jvb", "jvb-009", "issued", "", "", "t", "t"}},
+		{"raise range", qRaiseRange, []any{9, 1, "jvb", 8}},
+		{"series exists", qSeriesExists, []any{1, "jvb"}},
+		{"lowest ranges", qLowestRanges, []any{1, "jvb", 16}},
+		{"range at or below", qRangeAtOrBelow, []any{1, "jvb", 5}},
+		{"range at", qRangeAt, []any{1, "jvb", 5}},
+		{"delete ranges", qDeleteRanges(2), []any{1, "jvb", 1, 2}},
+		{"update state", qUpdateNodeState, []any{"active", "t", 1}},
+		{"shard fingerprint", qSetShardFingerprint, []any{"v1:0000", 1}},
+		{"list by shard", mustList(Filter{Shard: testShard, Limit: 10}), []any{testShard, 0, 10}},
+		{"take from lowest", qTakeFromLowest, []any{16, 1, "jvb"}},
+		{"take at hint", qTakeAtHint, []any{16, 1, "jvb", 17}},
+	} {
+		rows, err := r.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.q, tc.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		if err := closeRows(rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN") && !strings.HasSuffix(step, "CONSTANT ROWS") { // a VALUES list is no table
+				t.Errorf("%s scans: %q", tc.name, plan)
+			}
+		}
+		t.Logf("%-22s %q", tc.name, plan)
+	}
+}
+
+func mustList(f Filter) string {
+	q, _ := qListNodes(f)
+	return q
+}

@@ -1,0 +1,198 @@
+package registry
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+)
+
+// Limits of the fields the registry accepts. Claims reach the registry from
+// the CLI (after node.Spec validation) and from booting nodes over HTTP (raw
+// input), so the registry checks what it stores itself.
+const (
+	maxShardLen   = 253
+	maxRoleLen    = 32
+	maxClaimIDLen = 128
+	maxRefLen     = 256 // image and instance ids
+	// MaxClaimsPerRequest bounds one Claim call (issue --count, one HTTP request).
+	MaxClaimsPerRequest = 1000
+)
+
+// fieldErrors gathers every problem of a request, each led by its field path.
+type fieldErrors []error
+
+func (fe *fieldErrors) add(field, format string, a ...any) {
+	*fe = append(*fe, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+}
+
+// err returns nil or all problems at once, wrapping ErrInvalid.
+func (fe fieldErrors) err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(fe...))
+}
+
+// normalizeClaims validates reqs, fills in generated claim ids and the auto
+// nickname, and returns all problems at once. newIDs reports whether every
+// claim id was generated here.
+func normalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err error) {
+	var fe fieldErrors
+	if len(reqs) == 0 {
+		fe.add("claims", "is empty: give at least one claim")
+	}
+	if len(reqs) > MaxClaimsPerRequest {
+		fe.add("claims", "has %d claims: at most %d per request", len(reqs), MaxClaimsPerRequest)
+		return nil, false, fe.err()
+	}
+	newIDs = true
+	out := make([]ClaimRequest, len(reqs))
+	seen := make(map[string]int, len(reqs))
+	for i, r := range reqs {
+		p := ""
+		if len(reqs) > 1 {
+			p = fmt.Sprintf("claims[%d].", i)
+		}
+		if r.ClaimID == "" {
+			r.ClaimID = NewClaimID()
+		} else {
+			newIDs = false
+		}
+		if r.Nickname == "" {
+			r.Nickname = AutoNickname
+		}
+		checkShard(&fe, p+"shard", r.Shard)
+		checkRole(&fe, p+"role", r.Role)
+		checkNickname(&fe, p+"nickname", r.Nickname, true)
+		checkToken(&fe, p+"claim_id", r.ClaimID, maxClaimIDLen)
+		checkToken(&fe, p+"image_id", r.ImageID, maxRefLen)
+		checkToken(&fe, p+"instance_id", r.InstanceID, maxRefLen)
+		if r.SecretFingerprint != "" && !validFingerprint(r.SecretFingerprint) {
+			fe.add(p+"secret_fingerprint", "is not a fingerprint made by registry.Fingerprint (v1:xxxx)")
+		}
+		if r.NewSecret && r.SecretFingerprint == "" {
+			fe.add(p+"new_secret", "needs secret_fingerprint: the new secret's fingerprint")
+		}
+		if j, dup := seen[r.ClaimID]; dup {
+			fe.add(p+"claim_id", "%q repeats claims[%d].claim_id: every claim needs its own id", r.ClaimID, j)
+		}
+		seen[r.ClaimID] = i
+		out[i] = r
+	}
+	if err := fe.err(); err != nil {
+		return nil, false, err
+	}
+	return out, newIDs, nil
+}
+
+func checkShard(fe *fieldErrors, field, s string) {
+	switch {
+	case s == "":
+		fe.add(field, "is required: the JMS FQDN, e.g. meet.example.org")
+	case len(s) > maxShardLen:
+		fe.add(field, "is %d characters long: a DNS name has at most %d", len(s), maxShardLen)
+	case !isLDH(s, '.') || !strings.Contains(s, ".") || s[0] == '.' || s[len(s)-1] == '.':
+		fe.add(field, "%q is not a lower-case DNS name like meet.example.org", s)
+	}
+}
+
+func checkRole(fe *fieldErrors, field, s string) {
+	switch s {
+	case string(node.RoleJMS), string(node.RoleJVB):
+	case "":
+		fe.add(field, "is required: %s or %s", node.RoleJMS, node.RoleJVB)
+	default:
+		if len(s) > maxRoleLen {
+			s = s[:maxRoleLen] + "…"
+		}
+		fe.add(field, "%q is not a role: use %s or %s", s, node.RoleJMS, node.RoleJVB)
+	}
+}
+
+func checkNickname(fe *fieldErrors, field, s string, autoOK bool) {
+	switch {
+	case s == AutoNickname && autoOK:
+	case s == "":
+		fe.add(field, "is required")
+	case len(s) > node.MaxNicknameLen:
+		fe.add(field, "is %d characters long: at most %d are allowed", len(s), node.MaxNicknameLen)
+	case !isLDH(s, 0) || s[0] < 'a' || s[0] > 'z':
+		fe.add(field, "%q is not allowed: use lower-case letters, digits and '-', starting with a letter (e.g. jvb-001), or %q", s, AutoNickname)
+	}
+}
+
+// checkToken accepts printable ASCII without spaces, up to max bytes.
+func checkToken(fe *fieldErrors, field, s string, max int) {
+	if len(s) > max {
+		fe.add(field, "is %d bytes long: at most %d are allowed", len(s), max)
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			fe.add(field, "has a space, control or non-ASCII byte at %d: use printable ASCII", i)
+			return
+		}
+	}
+}
+
+// isLDH reports whether s holds only a-z, 0-9, '-' and extra (0: none).
+func isLDH(s string, extra byte) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || extra != 0 && c == extra) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRef validates a NodeRef.
+func checkRef(ref NodeRef) error {
+	var fe fieldErrors
+	switch {
+	case ref.ID < 0:
+		fe.add("id", "is negative")
+	case ref.ID > 0 && (ref.Shard != "" || ref.Nickname != ""):
+		fe.add("id", "is given together with shard/nickname: name the node one way")
+	case ref.ID == 0:
+		checkShard(&fe, "shard", ref.Shard)
+		checkNickname(&fe, "nickname", ref.Nickname, false)
+	}
+	return fe.err()
+}
+
+func checkImage(img Image) error {
+	var fe fieldErrors
+	if img.ArtifactID == "" {
+		fe.add("artifact_id", "is required: the image's file name or cloud image id")
+	}
+	checkToken(&fe, "artifact_id", img.ArtifactID, maxRefLen)
+	checkRole(&fe, "role", img.Role)
+	if img.OS == "" {
+		fe.add("os", "is required, e.g. debian-12 or ubuntu-18.04")
+	}
+	checkToken(&fe, "os", img.OS, maxRefLen)
+	for k, v := range img.Versions {
+		checkToken(&fe, "versions["+k+"]", k+"="+v, maxRefLen)
+	}
+	if img.Built.IsZero() {
+		fe.add("built", "is required: when the image was built")
+	}
+	return fe.err()
+}
+
+// NewClaimID makes a claim id for callers that gave none (clients that retry
+// generate theirs before the first attempt). It starts with the
+// time, so new ids land at the end of the claim_id index: a batch of claims
+// then dirties one or two index pages instead of one page per claim, and every
+// dirty page is replicated to the whole cluster at COMMIT.
+func NewClaimID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux (Go ≥ 1.24 panics instead)
+	return fmt.Sprintf("c-%016x-%s", uint64(time.Now().UnixNano()), hex.EncodeToString(b[:]))
+}
