@@ -40,6 +40,13 @@ Examples:
   packer-plugin-jitsi issue --role jvb --jms-fqdn meet.example.org \
       --secret-file jvb.secret --count 3 --out-dir nodes
 
+  # one user-data for an autoscaling group: each bridge claims its nickname
+  # from the registry API at first boot (and reports active or failed)
+  packer-plugin-jitsi issue --role jvb --jms-fqdn meet.example.org \
+      --secret-file jvb.secret --group bridges-eu \
+      --node-registry-url https://registry.example.org:8443 \
+      --node-token-file node.token --out group.yaml
+
   # a bridge with a name of your own, on a registry cluster
   packer-plugin-jitsi issue --role jvb --jms-fqdn meet.example.org \
       --secret-file jvb.secret --nickname edge-fra-1 --out edge-fra-1.yaml \
@@ -76,6 +83,9 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	spec, err := f.spec.spec(env)
 	if err != nil {
 		return err
+	}
+	if spec.Group != "" {
+		return f.emitGroup(env, spec)
 	}
 	auto := spec.Nickname == "" || spec.Nickname == registry.AutoNickname
 	if auto {
@@ -215,5 +225,26 @@ func (f *issueFlags) emit(_ context.Context, env Env, spec node.Spec, nodes []re
 		enc.SetIndent("", "  ")
 		return enc.Encode(nodes)
 	}
+	return nil
+}
+
+// emitGroup writes the shared user-data of an autoscaling group. Nothing is
+// recorded now: each bridge records itself when it claims its nickname at boot.
+func (f *issueFlags) emitGroup(env Env, spec node.Spec) error {
+	if f.count != 1 || f.outDir != "" || f.json {
+		return usageErrorf("--group: one user-data serves the whole group; --count, --out-dir and --json do not apply")
+	}
+	if err := spec.Validate(); err != nil {
+		return &UsageError{Err: err}
+	}
+	data, err := userdata.Render(spec)
+	if err != nil {
+		return err
+	}
+	if err := writeOutput(env, f.out, data); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: user-data for group %s of %s: bridges claim their nicknames from %s at boot\n",
+		spec.Group, spec.JMSFQDN, spec.Registry.URL)
 	return nil
 }
