@@ -123,7 +123,7 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	if err := f.emit(ctx, env, spec, nodes); err != nil {
 		// Nothing half-done: the claimed nodes go back.
 		for _, n := range nodes {
-			if _, rerr := store.SetState(ctx, registry.NodeRef{ID: n.ID}, registry.StateRetired); rerr != nil {
+			if _, rerr := store.SetState(ctx, registry.NodeRef{ID: n.ID}, registry.StateRetired, issueRolledBack); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("retire node %d (%s) after the failure: %w", n.ID, n.Nickname, rerr))
 			}
 		}
@@ -131,6 +131,10 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	}
 	return nil
 }
+
+// issueRolledBack is the reason recorded for nodes retired because their
+// user-data could not be written.
+const issueRolledBack = "issue failed before the user-data was written"
 
 // check refuses flag combinations that cannot work, all at once.
 func (f *issueFlags) check(spec node.Spec, auto bool) error {

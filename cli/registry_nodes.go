@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
@@ -21,11 +22,14 @@ var nodesCommand = &command{
 const nodesHelp = `Usage: packer-plugin-jitsi nodes [--shard FQDN] [--state STATE] [--role ROLE] [--json]
 
 Lists the nodes the registry recorded, oldest first: id, JMS, role,
-nickname, state (issued, active, draining, retired), image and times.
+nickname, state (issued, active, failed, draining, retired), image, times
+and the reason given with the latest state change (why a node failed; the
+table shortens long reasons, --json shows them whole).
 
 Examples:
   packer-plugin-jitsi nodes
   packer-plugin-jitsi nodes --shard meet.example.org --state active
+  packer-plugin-jitsi nodes --state failed --json
   packer-plugin-jitsi nodes --json --registry https://registry.example.org:8443 --token-file operator.token
 
 Flags:
@@ -38,7 +42,7 @@ func runNodes(ctx context.Context, env Env, args []string) error {
 	var f registry.Filter
 	var state string
 	fs.StringVar(&f.Shard, "shard", "", "only nodes of this JMS FQDN")
-	fs.StringVar(&state, "state", "", "only nodes in this state: issued, active, draining or retired")
+	fs.StringVar(&state, "state", "", "only nodes in this state: issued, active, failed, draining or retired")
 	fs.StringVar(&f.Role, "role", "", "only nodes of this role: jms or jvb")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := parseFlags(env, fs, args); err != nil {
@@ -63,12 +67,27 @@ func runNodes(ctx context.Context, env Env, args []string) error {
 		return enc.Encode(nodes)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSHARD\tROLE\tNICKNAME\tSTATE\tIMAGE\tCREATED\tUPDATED")
+	fmt.Fprintln(tw, "ID\tSHARD\tROLE\tNICKNAME\tSTATE\tIMAGE\tCREATED\tUPDATED\tREASON")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Shard, n.Role, n.Nickname, n.State,
-			orDash(n.ImageID), n.Created.UTC().Format(time.RFC3339), n.Updated.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Shard, n.Role, n.Nickname, n.State,
+			orDash(n.ImageID), n.Created.UTC().Format(time.RFC3339), n.Updated.UTC().Format(time.RFC3339),
+			orDash(shorten(n.Reason, maxReasonColumn)))
 	}
 	return tw.Flush()
+}
+
+// maxReasonColumn is how many characters of a reason the table shows: enough
+// for "the JMS refused the bridge's XMPP login (not-authorized): …".
+const maxReasonColumn = 80
+
+// shorten cuts s to at most n characters (not bytes: reasons are UTF-8),
+// ending a cut string with "…".
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
 }
 
 func orDash(s string) string {
@@ -87,8 +106,9 @@ var retireCommand = &command{
 const retireHelp = `Usage: packer-plugin-jitsi retire NICKNAME --jms-fqdn FQDN
 
 Marks the live node NICKNAME of the JMS FQDN retired (a bridge that was
-drained and deleted, a JMS that was replaced). Its row stays in the registry;
-its nickname goes back to the pool and is handed out again.
+drained and deleted, a failed node that was deleted, a JMS that was
+replaced), with the reason "retired by operator". Its row stays in the
+registry; its nickname goes back to the pool and is handed out again.
 
 Examples:
   packer-plugin-jitsi retire jvb-002 --jms-fqdn meet.example.org
@@ -96,6 +116,9 @@ Examples:
 
 Flags:
 `
+
+// retiredByOperator is the reason `retire` records.
+const retiredByOperator = "retired by operator"
 
 func runRetire(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "retire", retireHelp)
@@ -122,7 +145,7 @@ func runRetire(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	n, err := store.SetState(ctx, registry.NodeRef{Shard: *fqdn, Nickname: pos[0]}, registry.StateRetired)
+	n, err := store.SetState(ctx, registry.NodeRef{Shard: *fqdn, Nickname: pos[0]}, registry.StateRetired, retiredByOperator)
 	if err != nil {
 		return registryError(err)
 	}

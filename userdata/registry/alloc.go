@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -138,33 +139,50 @@ func planRelease(n int64, below, above *numRange) rangeChange {
 	return ch
 }
 
-// checkTransition says whether a node may move from one state to another.
-// Moving forward (skipping states too) is allowed, so is draining → active (a
-// cancelled scale-in); retired is final; staying put is a no-op.
+// transitions lists the state changes a node may make. Moving forward may
+// skip states (issued → retired: a node that never booted); draining → active
+// is a cancelled scale-in; failed is entered from issued or active (first boot
+// or a later re-run could not configure the node) and left by recovering
+// (→ active after a fix) or going (→ draining, → retired). Retired is final.
+var transitions = map[State][]State{
+	StateIssued:   {StateActive, StateFailed, StateDraining, StateRetired},
+	StateActive:   {StateFailed, StateDraining, StateRetired},
+	StateFailed:   {StateActive, StateDraining, StateRetired},
+	StateDraining: {StateActive, StateRetired},
+	StateRetired:  nil,
+}
+
+// checkTransition says whether a node may move from one state to another;
+// staying put is allowed (SetState makes it a no-op or a new reason).
 func checkTransition(from, to State) error {
 	if from == to {
+		return nil
+	}
+	next := transitions[from]
+	if slices.Contains(next, to) {
 		return nil
 	}
 	if from == StateRetired {
 		return fmt.Errorf("%w: the node is retired (final); issue a new node instead", ErrTransition)
 	}
-	if from == StateDraining && to == StateActive {
-		return nil
-	}
-	if stateRank(to) < stateRank(from) {
-		return fmt.Errorf("%w: %s → %s goes backwards (allowed: issued → active → draining → retired, and draining → active)", ErrTransition, from, to)
-	}
-	return nil
-}
-
-func stateRank(s State) int {
-	for i, v := range States {
-		if v == s {
-			return i
-		}
-	}
-	return -1
+	return fmt.Errorf("%w: %s → %s: from %s a node may go to %s only", ErrTransition, from, to, from, joinStates(next, " or "))
 }
 
 // validState reports whether s is one of States.
-func validState(s State) bool { return stateRank(s) >= 0 }
+func validState(s State) bool { return slices.Contains(States, s) }
+
+// joinStates lists states for messages: "active, failed or retired".
+func joinStates(states []State, last string) string {
+	var b strings.Builder
+	for i, s := range states {
+		switch {
+		case i == 0:
+		case i == len(states)-1:
+			b.WriteString(last)
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(s))
+	}
+	return b.String()
+}

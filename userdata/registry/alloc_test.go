@@ -237,25 +237,6 @@ func TestAllocationModel(t *testing.T) {
 	}
 }
 
-func TestCheckTransition(t *testing.T) {
-	ok := [][2]State{
-		{StateIssued, StateActive}, {StateActive, StateDraining}, {StateDraining, StateRetired},
-		{StateIssued, StateRetired}, {StateIssued, StateDraining}, {StateDraining, StateActive},
-		{StateActive, StateActive}, {StateRetired, StateRetired},
-	}
-	for _, p := range ok {
-		if err := checkTransition(p[0], p[1]); err != nil {
-			t.Errorf("%s → %s: %v", p[0], p[1], err)
-		}
-	}
-	bad := [][2]State{{StateRetired, StateActive}, {StateActive, StateIssued}, {StateDraining, StateIssued}, {StateRetired, StateIssued}}
-	for _, p := range bad {
-		if err := checkTransition(p[0], p[1]); !errors.Is(err, ErrTransition) {
-			t.Errorf("%s → %s: err = %v, want ErrTransition", p[0], p[1], err)
-		}
-	}
-}
-
 func TestNormalizeClaims(t *testing.T) {
 	out, newIDs, err := normalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb"}})
 	if err != nil {

@@ -64,7 +64,7 @@ func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 		}
 	}
 	// A retire whose commit "fails" after applying: the retry is a no-op.
-	n, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-003"}, StateRetired)
+	n, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-003"}, StateRetired, "")
 	if err != nil || n.State != StateRetired {
 		t.Fatalf("retire through an ambiguous commit: %+v, %v", n, err)
 	}

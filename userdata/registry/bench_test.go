@@ -125,7 +125,7 @@ func fill(b *testing.B, r *Registry, n int) {
 		done += k
 	}
 	for i := 50; i < len(ids); i += 100 {
-		if _, err := r.SetState(ctx, NodeRef{ID: ids[i]}, StateRetired); err != nil {
+		if _, err := r.SetState(ctx, NodeRef{ID: ids[i]}, StateRetired, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -120,7 +120,7 @@ func TestClusterRestartKeepsRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.nodes[2].SetState(ctx, NodeRef{ID: before[7].ID}, StateRetired); err != nil {
+	if _, err := c.nodes[2].SetState(ctx, NodeRef{ID: before[7].ID}, StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
 	before[7].State = StateRetired

@@ -7,13 +7,34 @@
 //
 //	r, err := registry.Open(ctx, dir)          // embedded single node (the CLI default)
 //	nodes, err := r.Claim(ctx, registry.ClaimRequest{Shard: "meet.example.org", Role: "jvb"})
-//	_, err = r.SetState(ctx, registry.NodeRef{ID: nodes[0].ID}, registry.StateActive)
+//	_, err = r.SetState(ctx, registry.NodeRef{ID: nodes[0].ID}, registry.StateActive, "")
 //	list, err := r.Nodes(ctx, registry.Filter{Shard: "meet.example.org"})
 //	_, err = r.RecordImage(ctx, img)
 //	err = r.Close()
 //
 // Store is the same verbs as an interface; the HTTP client in
 // userdata/registry/httpapi implements it for a remote cluster.
+//
+// # States
+//
+// A node is issued, then active once it configured itself, draining while
+// scaled in, and retired when gone (its nickname is free again). A node that
+// cannot configure itself reports failed with a reason, e.g. "the JMS refused
+// the bridge's XMPP login (not-authorized): the secret differs from the
+// JMS's"; it stays live and keeps its nickname until it recovers (→ active),
+// is drained or is retired. Allowed changes (checkTransition):
+//
+//	issued   → active, failed, draining, retired
+//	active   → failed, draining, retired
+//	failed   → active, draining, retired
+//	draining → active, retired
+//	retired  (final)
+//
+// Every change records its reason (empty when none given) as Node.Reason and
+// in the state event: one line of printable UTF-8 of at most MaxReasonBytes,
+// checked like any input a node sends. Reporting the current state again
+// with another reason records the new reason (a failed node that, once
+// re-run, fails differently); with the same reason it changes nothing.
 //
 // # Embedded and clustered
 //

@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-// State is where a node is in its life: issued → active → draining → retired.
+// State is where a node is in its life: issued → active → draining → retired,
+// with failed beside active for a node that could not configure itself.
+// checkTransition (alloc.go) holds the allowed changes.
 type State string
 
 // The states of a node.
@@ -15,6 +17,10 @@ const (
 	StateIssued State = "issued"
 	// StateActive: the node booted, configured itself and serves.
 	StateActive State = "active"
+	// StateFailed: the node could not configure itself (Node.Reason says why,
+	// e.g. the JMS refused its XMPP login). It is live and keeps its nickname;
+	// it goes back to active once fixed, or is drained or retired.
+	StateFailed State = "failed"
 	// StateDraining: the node is being scaled in and takes no new conferences.
 	StateDraining State = "draining"
 	// StateRetired: the node is gone; its nickname is free again.
@@ -22,7 +28,11 @@ const (
 )
 
 // States lists every state in lifecycle order.
-var States = []State{StateIssued, StateActive, StateDraining, StateRetired}
+var States = []State{StateIssued, StateActive, StateFailed, StateDraining, StateRetired}
+
+// MaxReasonBytes bounds Node.Reason: one line of UTF-8 text without control
+// characters. Nodes send it, so the registry checks it like any raw input.
+const MaxReasonBytes = 512
 
 // AutoNickname asks the registry to pick the lowest free "<role>-NNN" name.
 const AutoNickname = "auto"
@@ -35,6 +45,7 @@ type Node struct {
 	Role       string    `json:"role"`
 	Nickname   string    `json:"nickname"`
 	State      State     `json:"state"`
+	Reason     string    `json:"reason,omitempty"` // given with the latest state change, e.g. why the node failed
 	ImageID    string    `json:"image_id,omitempty"`
 	InstanceID string    `json:"instance_id,omitempty"`
 	Created    time.Time `json:"created"`
@@ -94,8 +105,12 @@ type Image struct {
 type Store interface {
 	// Claim records nodes and returns them with their nicknames, all or none.
 	Claim(ctx context.Context, reqs ...ClaimRequest) ([]Node, error)
-	// SetState moves a node along its lifecycle; setting the current state is a no-op.
-	SetState(ctx context.Context, ref NodeRef, to State) (Node, error)
+	// SetState moves a node along its lifecycle and records reason (may be
+	// empty; at most MaxReasonBytes) as the node's Reason. Setting the current
+	// state again with the same reason is a no-op; with another reason it
+	// records the new reason (a failed node that fails again differently),
+	// except on a retired node, which is final.
+	SetState(ctx context.Context, ref NodeRef, to State, reason string) (Node, error)
 	// Nodes lists nodes ordered by ID.
 	Nodes(ctx context.Context, f Filter) ([]Node, error)
 	// RecordImage records (or updates, by artifact id) a baked image.
@@ -117,7 +132,8 @@ var (
 	ErrSecretMismatch = errors.New("secret differs from the shard's")
 	// ErrNotFound: no such node.
 	ErrNotFound = errors.New("node not found")
-	// ErrTransition: the state change is not allowed (e.g. from retired).
+	// ErrTransition: the state change is not allowed (e.g. from retired, or
+	// draining → failed).
 	ErrTransition = errors.New("state change not allowed")
 	// ErrUnavailable: no leader could take the write in time (quorum lost,
 	// cluster starting); the write may be retried with the same claim id.

@@ -9,13 +9,14 @@ import (
 	"time"
 )
 
-// SetState moves a node to state to. A retired node frees its nickname (and
-// its number, for "<prefix>-NNN" names) for the next claim.
-func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State) (Node, error) {
-	if !validState(to) {
-		return Node{}, fmt.Errorf("set state: %w: state: %q is not one of issued, active, draining, retired", ErrInvalid, to)
-	}
-	if err := checkRef(ref); err != nil {
+// SetState moves a node to state to and records reason as its Reason. A
+// retired node frees its nickname (and its number, for "<prefix>-NNN" names)
+// for the next claim; a failed node keeps them. Calling it again with the
+// node's current state and reason changes nothing (a retry after a lost
+// answer); with another reason it records that reason, except on a retired
+// node, which is final.
+func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State, reason string) (Node, error) {
+	if err := checkStateChange(ref, to, reason); err != nil {
 		return Node{}, fmt.Errorf("set state: %w", err)
 	}
 	// Resolve a nickname to the node's id once: should a COMMIT fail after
@@ -50,13 +51,13 @@ func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State) (Node, e
 		if err := checkTransition(n.State, to); err != nil {
 			return fmt.Errorf("node %d (%s): %w", n.ID, n.Nickname, err)
 		}
-		if n.State == to {
+		if n.State == to && (n.Reason == reason || to == StateRetired) {
 			out = n
 			return nil
 		}
 		now := r.opts.now()
 		at := dbTime(now)
-		if _, err := c.ExecContext(ctx, qUpdateNodeState, string(to), at, n.ID); err != nil {
+		if _, err := c.ExecContext(ctx, qUpdateNodeState, string(to), reason, at, n.ID); err != nil {
 			return fmt.Errorf("update node: %w", err)
 		}
 		var shardID int64
@@ -69,7 +70,7 @@ func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State) (Node, e
 			}
 		}
 		// The state event is written by a trigger on nodes.
-		n.State, n.Updated = to, mustParseDBTime(at)
+		n.State, n.Reason, n.Updated = to, reason, mustParseDBTime(at)
 		out = n
 		return nil
 	})
@@ -114,11 +115,16 @@ func releaseNumber(ctx context.Context, c *tx, shardID int64, nickname string) e
 
 // Nodes lists the nodes matching f, ordered by id.
 func (r *Registry) Nodes(ctx context.Context, f Filter) ([]Node, error) {
-	if f.State != "" && !validState(f.State) {
-		return nil, fmt.Errorf("list nodes: %w: state: %q is not one of issued, active, draining, retired", ErrInvalid, f.State)
+	var fe fieldErrors
+	checkState(&fe, "state", f.State, true)
+	if f.Limit < 0 {
+		fe.add("limit", "is negative: give 0 (all) or more")
 	}
-	if f.Limit < 0 || f.AfterID < 0 {
-		return nil, fmt.Errorf("list nodes: %w: limit and after_id must not be negative", ErrInvalid)
+	if f.AfterID < 0 {
+		fe.add("after_id", "is negative: give 0 (from the start) or a node id")
+	}
+	if err := fe.err(); err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
 	}
 	q, args := qListNodes(f)
 	var out []Node
@@ -246,7 +252,7 @@ func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]No
 	for rows.Next() {
 		var n Node
 		var state, created, updated string
-		if err := rows.Scan(&n.ID, &n.ClaimID, &n.Shard, &n.Role, &n.Nickname, &state,
+		if err := rows.Scan(&n.ID, &n.ClaimID, &n.Shard, &n.Role, &n.Nickname, &state, &n.Reason,
 			&n.ImageID, &n.InstanceID, &created, &updated); err != nil {
 			rows.Close()
 			return nil, err

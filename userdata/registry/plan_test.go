@@ -32,9 +32,10 @@ func TestQueryPlansDoNotScan(t *testing.T) {
 		{"range at or below", qRangeAtOrBelow, []any{1, "jvb", 5}},
 		{"range at", qRangeAt, []any{1, "jvb", 5}},
 		{"delete ranges", qDeleteRanges(2), []any{1, "jvb", 1, 2}},
-		{"update state", qUpdateNodeState, []any{"active", "t", 1}},
+		{"update state", qUpdateNodeState, []any{"failed", "reason", "t", 1}},
 		{"shard fingerprint", qSetShardFingerprint, []any{"v1:0000", 1}},
 		{"list by shard", mustList(Filter{Shard: testShard, Limit: 10}), []any{testShard, 0, 10}},
+		{"list failed of shard", mustList(Filter{Shard: testShard, State: StateFailed, Limit: 10}), []any{testShard, "failed", 0, 10}},
 		{"take from lowest", qTakeFromLowest, []any{16, 1, "jvb"}},
 		{"take at hint", qTakeAtHint, []any{16, 1, "jvb", 17}},
 	} {

@@ -23,7 +23,7 @@ func TestClaimAutoPicksLowestFreeAndReusesRetired(t *testing.T) {
 	if !slices.Equal(got, series("jvb", 3)) {
 		t.Fatalf("auto nicknames = %v, want %v", got, series("jvb", 3))
 	}
-	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-002"}, StateRetired); err != nil {
+	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-002"}, StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := claimOne(t, r, jvb(AutoNickname)).Nickname; n != "jvb-002" {
@@ -60,7 +60,7 @@ func TestClaimExplicitNicknameConflicts(t *testing.T) {
 		t.Fatalf("explicit claim of an auto-issued name: err = %v, want ErrConflict", err)
 	}
 	// Retiring frees the name for an explicit claim too.
-	if _, err := r.SetState(ctx, NodeRef{ID: a.ID}, StateRetired); err != nil {
+	if _, err := r.SetState(ctx, NodeRef{ID: a.ID}, StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := claimOne(t, r, jvb("bridge-a")); n.ID == a.ID {
@@ -168,7 +168,7 @@ func TestSetStateLifecycleAndEvents(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	n := claimOne(t, r, jvb(""))
 	for _, s := range []State{StateActive, StateActive, StateDraining, StateActive, StateDraining, StateRetired} {
-		got, err := r.SetState(ctx, NodeRef{ID: n.ID}, s)
+		got, err := r.SetState(ctx, NodeRef{ID: n.ID}, s, "")
 		if err != nil {
 			t.Fatalf("→ %s: %v", s, err)
 		}
@@ -176,16 +176,16 @@ func TestSetStateLifecycleAndEvents(t *testing.T) {
 			t.Fatalf("→ %s: node is %s", s, got.State)
 		}
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateActive); !errors.Is(err, ErrTransition) {
+	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateActive, ""); !errors.Is(err, ErrTransition) {
 		t.Errorf("retired → active: err = %v, want ErrTransition", err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: 999}, StateActive); !errors.Is(err, ErrNotFound) {
+	if _, err := r.SetState(ctx, NodeRef{ID: 999}, StateActive, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown id: err = %v, want ErrNotFound", err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-001"}, StateActive); !errors.Is(err, ErrNotFound) {
+	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-001"}, StateActive, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("retired nickname: err = %v, want ErrNotFound", err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, "gone"); !errors.Is(err, ErrInvalid) {
+	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, "gone", ""); !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad state: err = %v, want ErrInvalid", err)
 	}
 	evs, err := r.Events(ctx, n.ID)
@@ -216,7 +216,7 @@ func TestNodesFiltersAndPages(t *testing.T) {
 		ClaimRequest{Shard: "b.example.org", Role: "jvb"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-002"}, StateActive); err != nil {
+	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-002"}, StateActive, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

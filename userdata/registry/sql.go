@@ -15,7 +15,9 @@ import (
 const dbName = "registry"
 
 // schemaVersion is stored in meta; bump it with a migration when tables change.
-const schemaVersion = "1"
+// 2: nodes.reason and state 'failed' (no migration: no version-1 registry was
+// deployed; one left from development fails to open with a version error).
+const schemaVersion = "2"
 
 // schema creates the tables; every statement is idempotent.
 var schema = []string{
@@ -31,13 +33,15 @@ var schema = []string{
 		secret_fp  TEXT NOT NULL DEFAULT '',
 		created_at TEXT NOT NULL
 	)`,
+	// reason is what came with the node's latest state change (Node.Reason).
 	`CREATE TABLE IF NOT EXISTS nodes (
 		id          INTEGER PRIMARY KEY,
 		claim_id    TEXT NOT NULL UNIQUE,
 		shard_id    INTEGER NOT NULL REFERENCES shards (id),
 		role        TEXT NOT NULL,
 		nickname    TEXT NOT NULL,
-		state       TEXT NOT NULL CHECK (state IN ('issued', 'active', 'draining', 'retired')),
+		state       TEXT NOT NULL CHECK (state IN ('issued', 'active', 'failed', 'draining', 'retired')),
+		reason      TEXT NOT NULL DEFAULT '',
 		image_id    TEXT NOT NULL DEFAULT '',
 		instance_id TEXT NOT NULL DEFAULT '',
 		created_at  TEXT NOT NULL,
@@ -90,9 +94,12 @@ var schema = []string{
 		INSERT INTO events (at, kind, shard_id, node_id, detail) VALUES (NEW.created_at, 'issued', NEW.shard_id, NEW.id,
 			json_object('nickname', NEW.nickname, 'role', NEW.role, 'claim_id', NEW.claim_id));
 	END`,
-	`CREATE TRIGGER IF NOT EXISTS nodes_log_state AFTER UPDATE OF state ON nodes WHEN OLD.state <> NEW.state BEGIN
+	// A new reason without a new state (a failed node failing differently)
+	// is logged too, as a state event with from = to.
+	`CREATE TRIGGER IF NOT EXISTS nodes_log_state AFTER UPDATE OF state, reason ON nodes
+		WHEN OLD.state <> NEW.state OR OLD.reason <> NEW.reason BEGIN
 		INSERT INTO events (at, kind, shard_id, node_id, detail) VALUES (NEW.updated_at, 'state', NEW.shard_id, NEW.id,
-			json_object('from', OLD.state, 'to', NEW.state));
+			json_object('from', OLD.state, 'to', NEW.state, 'reason', NEW.reason));
 	END`,
 	`CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END`,
@@ -122,7 +129,7 @@ func qUpsertShards(n int) string {
 }
 
 // Nodes.
-const nodeColumns = `SELECT n.id, n.claim_id, s.jms_fqdn, n.role, n.nickname, n.state,
+const nodeColumns = `SELECT n.id, n.claim_id, s.jms_fqdn, n.role, n.nickname, n.state, n.reason,
 	n.image_id, n.instance_id, n.created_at, n.updated_at
 	FROM nodes n JOIN shards s ON s.id = n.shard_id`
 
@@ -130,7 +137,7 @@ const (
 	qNodeByID             = nodeColumns + ` WHERE n.id = ?`
 	qLiveNodeByNickname   = nodeColumns + ` WHERE s.jms_fqdn = ? AND n.nickname = ? AND n.state <> 'retired'`
 	qLiveNicknameTaken    = `SELECT id FROM nodes WHERE shard_id = ? AND nickname = ? AND state <> 'retired'`
-	qUpdateNodeState      = `UPDATE nodes SET state = ?, updated_at = ? WHERE id = ?`
+	qUpdateNodeState      = `UPDATE nodes SET state = ?, reason = ?, updated_at = ? WHERE id = ?`
 	qNodeShardID          = `SELECT shard_id FROM nodes WHERE id = ?`
 	nodeInsertColumnCount = 9
 )

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
@@ -152,18 +154,59 @@ func isLDH(s string, extra byte) bool {
 }
 
 // checkRef validates a NodeRef.
-func checkRef(ref NodeRef) error {
-	var fe fieldErrors
+func checkRef(fe *fieldErrors, ref NodeRef) {
 	switch {
 	case ref.ID < 0:
 		fe.add("id", "is negative")
 	case ref.ID > 0 && (ref.Shard != "" || ref.Nickname != ""):
 		fe.add("id", "is given together with shard/nickname: name the node one way")
 	case ref.ID == 0:
-		checkShard(&fe, "shard", ref.Shard)
-		checkNickname(&fe, "nickname", ref.Nickname, false)
+		checkShard(fe, "shard", ref.Shard)
+		checkNickname(fe, "nickname", ref.Nickname, false)
 	}
+}
+
+// checkStateChange validates SetState's arguments, all problems at once.
+func checkStateChange(ref NodeRef, to State, reason string) error {
+	var fe fieldErrors
+	checkRef(&fe, ref)
+	checkState(&fe, "state", to, false)
+	checkReason(&fe, "reason", reason)
 	return fe.err()
+}
+
+func checkState(fe *fieldErrors, field string, s State, emptyOK bool) {
+	if validState(s) || emptyOK && s == "" {
+		return
+	}
+	if s == "" {
+		fe.add(field, "is required: one of %s", joinStates(States, ", "))
+		return
+	}
+	if len(s) > maxRoleLen {
+		s = s[:maxRoleLen] + "…"
+	}
+	fe.add(field, "%q is not one of %s", s, joinStates(States, ", "))
+}
+
+// checkReason accepts one line of printable UTF-8 text of at most
+// MaxReasonBytes: nodes send it and operators read it in a terminal, so
+// no control characters (newlines, escape sequences) and no invisible
+// formatting characters (bidirectional overrides).
+func checkReason(fe *fieldErrors, field, s string) {
+	if len(s) > MaxReasonBytes {
+		fe.add(field, "is %d bytes long: at most %d are allowed; shorten it", len(s), MaxReasonBytes)
+	}
+	if !utf8.ValidString(s) {
+		fe.add(field, "is not valid UTF-8: send UTF-8 text")
+		return
+	}
+	for i, r := range s {
+		if !unicode.IsGraphic(r) {
+			fe.add(field, "has a control or other non-printing character (%U) at byte %d: send one line of printable text", r, i)
+			return
+		}
+	}
 }
 
 func checkImage(img Image) error {

@@ -147,14 +147,14 @@ func TestAPIClaimsStatesListsAndImages(t *testing.T) {
 	if _, err := op.Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"}); !errors.Is(err, registry.ErrConflict) {
 		t.Errorf("taken nickname over the API: err = %v, want ErrConflict", err)
 	}
-	n, err := node.SetState(ctx, registry.NodeRef{ID: first[0].ID}, registry.StateActive)
+	n, err := node.SetState(ctx, registry.NodeRef{ID: first[0].ID}, registry.StateActive, "")
 	if err != nil || n.State != registry.StateActive {
 		t.Fatalf("report active: %+v %v", n, err)
 	}
-	if _, err := node.SetState(ctx, registry.NodeRef{Shard: shard, Nickname: "jvb-002"}, registry.StateRetired); err != nil {
+	if _, err := node.SetState(ctx, registry.NodeRef{Shard: shard, Nickname: "jvb-002"}, registry.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := node.SetState(ctx, registry.NodeRef{ID: 999}, registry.StateActive); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := node.SetState(ctx, registry.NodeRef{ID: 999}, registry.StateActive, ""); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("unknown node: err = %v, want ErrNotFound", err)
 	}
 	all, err := op.Nodes(ctx, registry.Filter{})

@@ -126,9 +126,9 @@ func (c *Client) Claim(ctx context.Context, reqs ...registry.ClaimRequest) ([]re
 }
 
 // SetState implements registry.Store.
-func (c *Client) SetState(ctx context.Context, ref registry.NodeRef, to registry.State) (registry.Node, error) {
+func (c *Client) SetState(ctx context.Context, ref registry.NodeRef, to registry.State, reason string) (registry.Node, error) {
 	var n registry.Node
-	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, stateBody{NodeRef: ref, State: to}, &n); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, stateBody{NodeRef: ref, State: to, Reason: reason}, &n); err != nil {
 		return registry.Node{}, fmt.Errorf("set state: %w", err)
 	}
 	return n, nil

@@ -6,7 +6,8 @@
 // Endpoints (JSON in and out; errors are {"error": {"code", "message"}}):
 //
 //	POST /v1/claims   node or operator  one claim object → the node, or {"claims": […]} → {"nodes": […]} (operator)
-//	POST /v1/state    node or operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"} → the node
+//	POST /v1/state    node or operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"}, each with an
+//	                                    optional "reason" (e.g. why it failed: one line, ≤ registry.MaxReasonBytes) → the node
 //	GET  /v1/nodes    operator          ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
 //	POST /v1/images   operator          an image → the image
 //	GET  /v1/images   operator          → {"images": […]}
@@ -181,7 +182,8 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, e
 
 type stateBody struct {
 	registry.NodeRef
-	State registry.State `json:"state"`
+	State  registry.State `json:"state"`
+	Reason string         `json:"reason,omitempty"`
 }
 
 func (s *Server) setState(w http.ResponseWriter, r *http.Request, _ scope) (any, error) {
@@ -189,7 +191,7 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request, _ scope) (any,
 	if err := s.decode(w, r, &body); err != nil {
 		return nil, err
 	}
-	return s.store.SetState(r.Context(), body.NodeRef, body.State)
+	return s.store.SetState(r.Context(), body.NodeRef, body.State, body.Reason)
 }
 
 func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {

@@ -1,0 +1,185 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCheckTransition checks every (from, to) pair against the lifecycle
+// written out by hand, so a change to the transitions table shows here.
+func TestCheckTransition(t *testing.T) {
+	allowed := map[string]bool{
+		"issued→active": true, "issued→failed": true, "issued→draining": true, "issued→retired": true,
+		"active→failed": true, "active→draining": true, "active→retired": true,
+		"failed→active": true, "failed→draining": true, "failed→retired": true,
+		"draining→active": true, "draining→retired": true,
+	}
+	for _, from := range States {
+		for _, to := range States {
+			key := string(from) + "→" + string(to)
+			err := checkTransition(from, to)
+			switch {
+			case from == to && err != nil:
+				t.Errorf("%s: staying put refused: %v", key, err)
+			case from == to:
+			case allowed[key] && err != nil:
+				t.Errorf("%s: refused: %v", key, err)
+			case !allowed[key] && !errors.Is(err, ErrTransition):
+				t.Errorf("%s: err = %v, want ErrTransition", key, err)
+			}
+		}
+	}
+	// Refusals say where the node may go instead.
+	for _, tc := range []struct {
+		from, to State
+		want     string
+	}{
+		{StateDraining, StateFailed, "draining → failed: from draining a node may go to active or retired only"},
+		{StateFailed, StateIssued, "failed → issued: from failed a node may go to active, draining or retired only"},
+		{StateActive, StateIssued, "from active a node may go to failed, draining or retired only"},
+		{StateRetired, StateFailed, "retired (final)"},
+	} {
+		if err := checkTransition(tc.from, tc.to); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s → %s: err = %v, want it to say %q", tc.from, tc.to, err, tc.want)
+		}
+	}
+}
+
+const refused = "the JMS refused the bridge's XMPP login (not-authorized): the secret differs from the JMS's"
+
+// TestFailedNodeKeepsNicknameWithReason walks a bridge through failed and
+// back, checking the reason in SetState's answer, in Nodes and in the events.
+func TestFailedNodeKeepsNicknameWithReason(t *testing.T) {
+	r, _ := openTemp(t)
+	ctx := testCtx(t, 60*time.Second)
+	n := claimOne(t, r, jvb(""))
+	got, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: n.Nickname}, StateFailed, refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != StateFailed || got.Reason != refused || got.Nickname != "jvb-001" {
+		t.Fatalf("SetState failed answered %+v", got)
+	}
+	listed, err := r.Nodes(ctx, Filter{State: StateFailed})
+	if err != nil || len(listed) != 1 || listed[0].Reason != refused || listed[0].ID != n.ID {
+		t.Fatalf("Nodes(state failed) = %+v, %v", listed, err)
+	}
+	// Failed is live: the nickname stays taken, "auto" picks the next one.
+	if _, err := r.Claim(ctx, jvb("jvb-001")); !errors.Is(err, ErrConflict) {
+		t.Errorf("claim jvb-001 held by a failed node: err = %v, want ErrConflict", err)
+	}
+	if next := claimOne(t, r, jvb("")); next.Nickname != "jvb-002" {
+		t.Errorf("auto next to a failed jvb-001 gave %s, want jvb-002", next.Nickname)
+	}
+	// The same report again (a retry) changes nothing; another reason is recorded.
+	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, refused); err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, "prosody unreachable")
+	if err != nil || again.Reason != "prosody unreachable" {
+		t.Fatalf("failed again with another reason: %+v, %v", again, err)
+	}
+	// Fixed: back to active, and the reason is cleared.
+	if ok, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateActive, ""); err != nil || ok.Reason != "" || ok.State != StateActive {
+		t.Fatalf("failed → active: %+v, %v", ok, err)
+	}
+	if listed, _ := r.Nodes(ctx, Filter{Shard: testShard}); listed[0].Reason != "" {
+		t.Errorf("after recovery the stored reason is %q", listed[0].Reason)
+	}
+	// Draining cannot fail; the refusal changes nothing.
+	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateDraining, "scale-in"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, refused); !errors.Is(err, ErrTransition) {
+		t.Errorf("draining → failed: err = %v, want ErrTransition", err)
+	}
+	if listed, _ := r.Nodes(ctx, Filter{State: StateDraining}); len(listed) != 1 || listed[0].Reason != "scale-in" {
+		t.Errorf("after a refused change: %+v", listed)
+	}
+	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateRetired, "drained"); err != nil {
+		t.Fatal(err)
+	}
+	// Retired is final: another reason is not recorded.
+	if ret, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateRetired, "other"); err != nil || ret.Reason != "drained" {
+		t.Errorf("retired again with another reason: %+v, %v", ret, err)
+	}
+
+	evs, err := r.Events(ctx, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got2 []string
+	for _, e := range evs[1:] {
+		var d struct{ From, To, Reason string }
+		if e.Kind != "state" || json.Unmarshal([]byte(e.Detail), &d) != nil {
+			t.Fatalf("event %+v", e)
+		}
+		got2 = append(got2, fmt.Sprintf("%s→%s %q", d.From, d.To, d.Reason))
+	}
+	want := []string{
+		fmt.Sprintf("issued→failed %q", refused),
+		`failed→failed "prosody unreachable"`,
+		`failed→active ""`,
+		`active→draining "scale-in"`,
+		`draining→retired "drained"`,
+	}
+	if strings.Join(got2, "\n") != strings.Join(want, "\n") {
+		t.Errorf("state events:\n%s\nwant:\n%s", strings.Join(got2, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestFailedNodeRetiredFreesNickname(t *testing.T) {
+	r, _ := openTemp(t)
+	ctx := testCtx(t, 30*time.Second)
+	n := claimOne(t, r, jvb(""))
+	for _, s := range []State{StateFailed, StateRetired} {
+		if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, s, "x"); err != nil {
+			t.Fatalf("→ %s: %v", s, err)
+		}
+	}
+	if again := claimOne(t, r, jvb("")); again.Nickname != "jvb-001" {
+		t.Errorf("after retiring the failed jvb-001, auto gave %s", again.Nickname)
+	}
+}
+
+func TestSetStateRefusesBadReasons(t *testing.T) {
+	r, _ := openTemp(t)
+	ctx := testCtx(t, 30*time.Second)
+	n := claimOne(t, r, jvb(""))
+	// Exactly MaxReasonBytes of multi-byte text is fine (bytes are counted).
+	max := strings.Repeat("é", MaxReasonBytes/2)
+	if got, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, max); err != nil || got.Reason != max {
+		t.Fatalf("reason of %d bytes: %v", len(max), err)
+	}
+	for _, tc := range []struct {
+		name, reason, want string
+	}{
+		{"too long", strings.Repeat("x", MaxReasonBytes+1), "reason: is 513 bytes long: at most 512 are allowed"},
+		{"newline", "line one\nline two", "reason: has a control or other non-printing character (U+000A) at byte 8"},
+		{"terminal escape", "ok \x1b[2J", "(U+001B) at byte 3"},
+		{"bidi override", "abc\u202edef", "(U+202E) at byte 3"},
+		{"not UTF-8", "bad \xff byte", "reason: is not valid UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateActive, tc.reason)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want ErrInvalid saying %q", err, tc.want)
+			}
+		})
+	}
+	// All problems at once, each led by its field.
+	_, err := r.SetState(ctx, NodeRef{Shard: "Bad", Nickname: "jvb-001"}, "up", "a\tb")
+	for _, want := range []string{"shard: ", `state: "up" is not one of issued, active, failed, draining, retired`, "reason: has a control"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %q", err, want)
+		}
+	}
+	// Nothing was changed by the refusals.
+	if listed, _ := r.Nodes(ctx, Filter{}); listed[0].State != StateFailed || listed[0].Reason != max {
+		t.Errorf("after refusals the node is %s %q", listed[0].State, listed[0].Reason)
+	}
+}
