@@ -360,3 +360,27 @@ func (v *validator) cert(c Cert) {
 		v.add("cert.choice", "%q is not a certificate choice: use self-signed, own or letsencrypt", c.Choice)
 	}
 }
+
+// FQDNProblem says what is wrong with s as a JMS FQDN, and how to fix it;
+// "" when s is valid. Other layers (the registry) check names with it, so a
+// name has one set of rules everywhere.
+func FQDNProblem(s string) string {
+	v := &validator{}
+	v.fqdn("", s)
+	return v.firstProblem()
+}
+
+// NicknameProblem is FQDNProblem for a bridge nickname.
+func NicknameProblem(s string) string {
+	v := &validator{}
+	v.nickname("", s)
+	return v.firstProblem()
+}
+
+// firstProblem is the first message without its (empty) field prefix.
+func (v *validator) firstProblem() string {
+	if v.errs == nil || len(v.errs.Errors) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(v.errs.Errors[0].Error(), ": ")
+}

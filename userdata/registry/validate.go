@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -93,13 +92,10 @@ func normalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err er
 }
 
 func checkShard(fe *fieldErrors, field, s string) {
-	switch {
-	case s == "":
-		fe.add(field, "is required: the JMS FQDN, e.g. meet.example.org")
-	case len(s) > maxShardLen:
+	if len(s) > maxShardLen {
 		fe.add(field, "is %d characters long: a DNS name has at most %d", len(s), maxShardLen)
-	case !isLDH(s, '.') || !strings.Contains(s, ".") || s[0] == '.' || s[len(s)-1] == '.':
-		fe.add(field, "%q is not a lower-case DNS name like meet.example.org", s)
+	} else if p := node.FQDNProblem(s); p != "" {
+		fe.add(field, "%s", p)
 	}
 }
 
@@ -117,14 +113,11 @@ func checkRole(fe *fieldErrors, field, s string) {
 }
 
 func checkNickname(fe *fieldErrors, field, s string, autoOK bool) {
-	switch {
-	case s == AutoNickname && autoOK:
-	case s == "":
-		fe.add(field, "is required")
-	case len(s) > node.MaxNicknameLen:
-		fe.add(field, "is %d characters long: at most %d are allowed", len(s), node.MaxNicknameLen)
-	case !isLDH(s, 0) || s[0] < 'a' || s[0] > 'z':
-		fe.add(field, "%q is not allowed: use lower-case letters, digits and '-', starting with a letter (e.g. jvb-001), or %q", s, AutoNickname)
+	if s == AutoNickname && autoOK {
+		return
+	}
+	if p := node.NicknameProblem(s); p != "" {
+		fe.add(field, "%s (or %q to let the registry pick one)", p, AutoNickname)
 	}
 }
 
@@ -142,16 +135,6 @@ func checkToken(fe *fieldErrors, field, s string, max int) {
 	}
 }
 
-// isLDH reports whether s holds only a-z, 0-9, '-' and extra (0: none).
-func isLDH(s string, extra byte) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || extra != 0 && c == extra) {
-			return false
-		}
-	}
-	return true
-}
 
 // checkRef validates a NodeRef.
 func checkRef(fe *fieldErrors, ref NodeRef) {
