@@ -43,7 +43,7 @@ func cases() map[string]node.Spec {
 	group := jvb
 	group.Nickname = ""
 	group.Group = "bridges-eu"
-	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", NodeToken: "node-token-123"}
+	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", NodeToken: "node-token-0123456789"}
 	reporting := jvb
 	reporting.Registry = group.Registry
 	return map[string]node.Spec{

@@ -299,8 +299,11 @@ func (v *validator) nat(n NAT) {
 	}
 }
 
-// MaxTokenLen bounds a registry token.
-const MaxTokenLen = 512
+// Bounds of a registry bearer token (the registry API enforces the same).
+const (
+	MinTokenLen = 16
+	MaxTokenLen = 512
+)
 
 func (v *validator) group(s Spec) {
 	if s.Nickname != "" {
@@ -329,8 +332,8 @@ func (v *validator) registry(r RegistryLink) {
 	switch {
 	case r.NodeToken == "":
 		v.add("registry.node_token", "is required: the registry's node token (give it with --node-token-file)")
-	case len(r.NodeToken) > MaxTokenLen:
-		v.add("registry.node_token", "is %d bytes long: at most %d are allowed", len(r.NodeToken), MaxTokenLen)
+	case len(r.NodeToken) < MinTokenLen || len(r.NodeToken) > MaxTokenLen:
+		v.add("registry.node_token", "is %d bytes long: use %d to %d (e.g. openssl rand -hex 32)", len(r.NodeToken), MinTokenLen, MaxTokenLen)
 	case strings.ContainsFunc(r.NodeToken, func(c rune) bool { return c <= ' ' || c > '~' }):
 		v.add("registry.node_token", "has a space, control or non-ASCII character: a bearer token is printable ASCII")
 	}

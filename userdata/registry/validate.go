@@ -135,7 +135,6 @@ func checkToken(fe *fieldErrors, field, s string, max int) {
 	}
 }
 
-
 // checkRef validates a NodeRef.
 func checkRef(fe *fieldErrors, ref NodeRef) {
 	switch {

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
 
 // MinTokenLen is the shortest bearer token accepted (e.g. `openssl rand -hex 32`
 // makes 64 characters).
-const MinTokenLen = 16
+const MinTokenLen = node.MinTokenLen
 
 // LoadToken reads a bearer token from a file: surrounding white space (the
 // trailing newline) is dropped. The file must not be readable by group or
