@@ -28,9 +28,14 @@ if ((${#missing[@]})); then
 	sudo_cmd=()
 	[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 	"${sudo_cmd[@]}" apt-get update -qq
-	# policy-rc.d keeps package postinsts from starting daemons (sshd, prosody):
-	# tests start and stop their own, by PID.
-	DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	# A policy-rc.d that says "no" keeps package postinsts from starting
+	# daemons (sshd, prosody): tests start and stop their own, by PID.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+		"${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d
+		trap '"${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 if [ -x "$here/install-dqlite.sh" ]; then
