@@ -33,6 +33,10 @@ test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
 
+e2e: build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≤ 30 min cold)
+	scripts/deps.sh e2e
+	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 45m -v -run TestVM ./e2e/
+
 clean:
 	rm -f $(BINARY)
 	rm -rf $(DEMO_DIR)

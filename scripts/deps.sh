@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing packer-plugin-jitsi needs on Debian/Ubuntu.
 # Idempotent: packages already present are skipped, nothing is rebuilt needlessly.
+#   deps.sh        build + `make test` (prosody for the e2e host tier)
+#   deps.sh e2e    also the VM tier of `make e2e` (qemu, debootstrap, …)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,8 +16,11 @@ packages=(
 	cloud-init shellcheck
 	default-jdk-headless libtypesafe-config-java
 	libsqlite3-dev libuv1-dev liblz4-dev
-	openssh-server
+	openssh-server prosody
 )
+if [ "${1:-}" = e2e ]; then
+	packages+=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

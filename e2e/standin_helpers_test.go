@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/prosodytest"
+	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
+)
+
+// standinBin is the stand-in bridge, built once by TestMain.
+var standinBin string
+
+// buildStandin compiles e2e/fixture/jvb-standin as the .deb ships it (static).
+func buildStandin(dir string) (string, error) {
+	out := filepath.Join(dir, "jvb-standin")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./fixture/jvb-standin")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the stand-in bridge: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// bridgeProc is one running stand-in bridge.
+type bridgeProc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	http string // base URL of its private API
+	done chan struct{}
+	err  error
+}
+
+// startBridge runs the stand-in on confDir, its API on a free loopback port;
+// the test's end stops it by PID.
+func startBridge(t *testing.T, confDir string) *bridgeProc {
+	t.Helper()
+	addr := freeAddr(t)
+	b := &bridgeProc{out: &syncBuffer{}, http: "http://" + addr, done: make(chan struct{})}
+	b.cmd = exec.Command(standinBin, "--config-dir", confDir, "--http-addr", addr, "--connect-timeout", "20s")
+	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
+	if err := b.cmd.Start(); err != nil {
+		t.Fatalf("start the stand-in bridge: %v", err)
+	}
+	go func() { b.err = b.cmd.Wait(); close(b.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-b.done:
+		default:
+			_ = b.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-b.done:
+			case <-time.After(10 * time.Second):
+				_ = b.cmd.Process.Kill()
+				<-b.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("stand-in bridge output (%s):\n%s", confDir, b.out.String())
+		}
+	})
+	return b
+}
+
+// waitExit waits for the bridge to end and returns its exit code.
+func (b *bridgeProc) waitExit(t *testing.T, limit time.Duration) int {
+	t.Helper()
+	select {
+	case <-b.done:
+	case <-time.After(limit):
+		t.Fatalf("the stand-in bridge still runs after %s\n%s", limit, b.out.String())
+	}
+	var ee *exec.ExitError
+	if errors.As(b.err, &ee) {
+		return ee.ExitCode()
+	}
+	if b.err != nil {
+		t.Fatalf("wait for the stand-in bridge: %v", b.err)
+	}
+	return 0
+}
+
+// post sends a JSON body to the bridge's private API.
+func (b *bridgeProc) post(t *testing.T, path, body string) int {
+	t.Helper()
+	resp, err := http.Post(b.http+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// health polls GET /about/health until it answers want or the limit passes.
+func (b *bridgeProc) waitHealth(t *testing.T, want int, limit time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(b.http + "/about/health")
+		if err == nil {
+			var body bytes.Buffer
+			_, _ = body.ReadFrom(resp.Body)
+			resp.Body.Close()
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body.String())
+			if resp.StatusCode == want {
+				return body.String()
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("GET /about/health: want %d within %s, last answer: %s", want, limit, last)
+	return ""
+}
+
+// checker logs in as focus (as jicofo would) and sits in the brewery.
+func checker(t *testing.T, srv *prosodytest.Server, password string) *xmppc.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := xmppc.Dial(ctx, srv.Account("focus", password))
+	if err != nil {
+		t.Fatalf("checker: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Join(ctx, srv.Brewery(), "focus", nil); err != nil {
+		t.Fatalf("checker: %v", err)
+	}
+	return c
+}
+
+// waitOccupants waits until cond holds for the brewery's occupants.
+func waitOccupants(t *testing.T, c *xmppc.Client, room, what string, cond func(map[string]xmppc.Occupant) bool) map[string]xmppc.Occupant {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	occ, err := c.WaitOccupants(ctx, room, cond)
+	if err != nil {
+		t.Fatalf("brewery %s: waiting for %s: %v; occupants: %v", room, what, err, nicks(occ))
+	}
+	return occ
+}
+
+func nicks(occ map[string]xmppc.Occupant) []string {
+	var out []string
+	for n := range occ {
+		out = append(out, n)
+	}
+	return out
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

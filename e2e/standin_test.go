@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/prosodytest"
+	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
+)
+
+// These tests run the stand-in bridge (a test fixture) against Debian's real
+// prosody configured by the stand-in jitsi-meet-prosody's vhost template.
+
+const (
+	testFQDN     = "meet.e2e.test"
+	bridgeSecret = "s3cr#t=with:odd\\chars \"q\" ü"
+	focusSecret  = "focus-test-password"
+)
+
+func startJMS(t *testing.T) *prosodytest.Server {
+	t.Helper()
+	srv := prosodytest.Start(t, testFQDN)
+	srv.AddUser(t, "jvb@auth."+testFQDN, bridgeSecret)
+	srv.AddUser(t, "focus@auth."+testFQDN, focusSecret)
+	return srv
+}
+
+// modernConf is jvb.conf as packer-plugin-jitsi's user-data writes it.
+func modernConf(srv *prosodytest.Server, password, nickname string) string {
+	return fmt.Sprintf(`videobridge {
+  apis.xmpp-client.configs {
+    "shard" {
+      hostname = "127.0.0.1"
+      port = %d
+      domain = "auth.%s"
+      username = "jvb"
+      password = %q
+      muc_jids = %q
+      muc_nickname = %q
+      disable_certificate_verification = true
+    }
+  }
+  apis.rest.enabled = true
+  rest.shutdown.enabled = true
+}
+`, srv.Port, srv.FQDN, password, srv.Brewery(), nickname)
+}
+
+func confDir(t *testing.T, jvbConf, sipProps string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "jvb.conf"), jvbConf)
+	if sipProps != "" {
+		writeFile(t, filepath.Join(dir, "sip-communicator.properties"), sipProps)
+	}
+	return dir
+}
+
+func hasNick(n string) func(map[string]xmppc.Occupant) bool {
+	return func(o map[string]xmppc.Occupant) bool { _, ok := o[n]; return ok }
+}
+
+func TestStandinJoinsBreweryDrainsAndShutsDown(t *testing.T) {
+	srv := startJMS(t)
+	focus := checker(t, srv, focusSecret)
+	b := startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "jvb-e2e-1"), ""))
+
+	occ := waitOccupants(t, focus, srv.Brewery(), "jvb-e2e-1 to join", hasNick("jvb-e2e-1"))
+	if got := occ["jvb-e2e-1"].Stats["drain"]; got != "false" {
+		t.Errorf("presence stat drain = %q before drain, want false", got)
+	}
+	b.waitHealth(t, http.StatusOK, 10*time.Second)
+
+	if code := b.post(t, "/colibri/drain/enable", ""); code != http.StatusOK {
+		t.Fatalf("POST /colibri/drain/enable = %d, want 200", code)
+	}
+	waitOccupants(t, focus, srv.Brewery(), "the drain stat", func(o map[string]xmppc.Occupant) bool {
+		return o["jvb-e2e-1"].Stats["drain"] == "true"
+	})
+
+	if code := b.post(t, "/colibri/shutdown", `{"graceful-shutdown":"true"}`); code != http.StatusOK {
+		t.Fatalf("POST /colibri/shutdown = %d, want 200", code)
+	}
+	if code := b.waitExit(t, 15*time.Second); code != 0 {
+		t.Errorf("exit code after graceful shutdown = %d, want 0", code)
+	}
+	waitOccupants(t, focus, srv.Brewery(), "jvb-e2e-1 to leave", func(o map[string]xmppc.Occupant) bool {
+		_, ok := o["jvb-e2e-1"]
+		return !ok
+	})
+	if strings.Contains(b.out.String(), bridgeSecret) {
+		t.Error("the bridge's log contains the secret")
+	}
+}
+
+func TestStandinWrongSecretFailsClearly(t *testing.T) {
+	srv := startJMS(t)
+	focus := checker(t, srv, focusSecret)
+	const wrong = "not-the-jms-secret"
+	b := startBridge(t, confDir(t, modernConf(srv, wrong, "jvb-wrong"), ""))
+
+	if code := b.waitExit(t, 30*time.Second); code != 3 {
+		t.Errorf("exit code = %d, want 3 (refused: systemd must not restart it)", code)
+	}
+	log := b.out.String()
+	for _, want := range []string{"SASL not-authorized", "jvb@auth." + testFQDN, "JVB secret"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, wrong) {
+		t.Error("the bridge's log contains the password it tried")
+	}
+	if _, in := focus.Occupants(srv.Brewery())["jvb-wrong"]; in {
+		t.Error("a bridge with a wrong secret is in the brewery")
+	}
+}
+
+// Jitsi's precedence trap: legacy xmpp.user keys in sip-communicator.properties
+// replace every jvb.conf shard.
+func TestStandinLegacyKeysOverrideJvbConf(t *testing.T) {
+	srv := startJMS(t)
+	focus := checker(t, srv, focusSecret)
+	legacy := fmt.Sprintf(`org.jitsi.videobridge.xmpp.user.shard.HOSTNAME=127.0.0.1
+org.jitsi.videobridge.xmpp.user.shard.PORT=%d
+org.jitsi.videobridge.xmpp.user.shard.DOMAIN=auth.%s
+org.jitsi.videobridge.xmpp.user.shard.USERNAME=jvb
+org.jitsi.videobridge.xmpp.user.shard.PASSWORD=%s
+org.jitsi.videobridge.xmpp.user.shard.MUC_JIDS=%s
+org.jitsi.videobridge.xmpp.user.shard.MUC_NICKNAME=legacy-nick
+org.jitsi.videobridge.xmpp.user.shard.DISABLE_CERTIFICATE_VERIFICATION=true
+`, srv.Port, testFQDN, strings.NewReplacer(`\`, `\\`, " ", `\ `, ":", `\:`, "=", `\=`).Replace(bridgeSecret), srv.Brewery())
+	startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "modern-nick"), legacy))
+	occ := waitOccupants(t, focus, srv.Brewery(), "legacy-nick", hasNick("legacy-nick"))
+	if _, ok := occ["modern-nick"]; ok {
+		t.Errorf("jvb.conf's nickname joined although legacy keys exist: %v", nicks(occ))
+	}
+
+	// A stale legacy key alone shadows jvb.conf: the bridge joins nothing.
+	stale := startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "modern-2"), "org.jitsi.videobridge.xmpp.user.shard.MUC_NICKNAME=stale-uuid\n"))
+	body := stale.waitHealth(t, http.StatusInternalServerError, 10*time.Second)
+	if !strings.Contains(body, "no XMPP shard") || !strings.Contains(stale.out.String(), "sip-communicator.properties shard \"shard\" lacks") {
+		t.Errorf("health %q / log %q: want the ignored legacy shard named", body, stale.out.String())
+	}
+	time.Sleep(2 * time.Second)
+	if _, ok := focus.Occupants(srv.Brewery())["modern-2"]; ok {
+		t.Error("jvb.conf's shard was used despite a legacy key")
+	}
+}
+
+// Two bridges cloned with one nickname collide: the brewery shows one
+// occupant, so jicofo sees one bridge. This is why nicknames must be unique.
+func TestStandinDuplicateNicknameCollides(t *testing.T) {
+	srv := startJMS(t)
+	focus := checker(t, srv, focusSecret)
+	startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "cloned-uuid"), ""))
+	startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "cloned-uuid"), ""))
+	startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "unique-2"), ""))
+	waitOccupants(t, focus, srv.Brewery(), "cloned-uuid and unique-2", func(o map[string]xmppc.Occupant) bool {
+		return hasNick("cloned-uuid")(o) && hasNick("unique-2")(o)
+	})
+	time.Sleep(2 * time.Second)
+	if occ := focus.Occupants(srv.Brewery()); len(occ) != 3 {
+		t.Errorf("occupants = %v, want focus, cloned-uuid and unique-2 only (three bridges, two nicknames)", nicks(occ))
+	}
+}
