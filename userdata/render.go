@@ -37,9 +37,11 @@ func Build(s node.Spec) cloudinit.Config {
 		c.Hostname = s.Nickname // a group bridge's: set by the applier once claimed
 	}
 	// The applier travels with the files it applies, so user-data and applier
-	// always match, even on an image baked by an older plugin.
+	// always match, even on an image baked by an older plugin. Compressed: it
+	// is most of the document, and EC2 takes at most 16 KiB of user-data.
 	c.WriteFiles = append(c.WriteFiles, cloudinit.WriteFile{
-		Path: jitsi.Applier, Content: string(scripts.NodeApplier), Owner: "root:root", Permissions: "0755",
+		Path: jitsi.Applier, Content: cloudinit.Compressed(scripts.NodeApplier), Encoding: cloudinit.EncodingGzipBase64,
+		Owner: "root:root", Permissions: "0755",
 	})
 	for _, f := range jitsi.NodeFiles(s) {
 		c.WriteFiles = append(c.WriteFiles, cloudinit.WriteFile{

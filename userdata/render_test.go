@@ -2,6 +2,9 @@ package userdata
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"io"
 	"flag"
 	"fmt"
 	"os"
@@ -13,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/scripts"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
@@ -208,4 +212,32 @@ func BenchmarkRender10000Bridges(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(bytesOut)/10000, "bytes/node")
+}
+
+// TestFitsCloudLimitsAndApplierDecodes: EC2 takes at most 16 KiB of
+// user-data, and the compressed applier must decode to the embedded script.
+func TestFitsCloudLimitsAndApplierDecodes(t *testing.T) {
+	for name, s := range cases() {
+		data, _ := Render(s)
+		if len(data) > 16384 {
+			t.Errorf("%s: user-data is %d bytes, over EC2's 16384", name, len(data))
+		}
+		for _, f := range Build(s).WriteFiles {
+			if f.Path != jitsi.Applier {
+				continue
+			}
+			raw, err := base64.StdEncoding.DecodeString(f.Content)
+			if err != nil || f.Encoding != cloudinit.EncodingGzipBase64 {
+				t.Fatalf("%s: applier encoding %q: %v", name, f.Encoding, err)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(got, scripts.NodeApplier) {
+				t.Errorf("%s: applier does not decode to the embedded script (%v)", name, err)
+			}
+		}
+	}
 }
