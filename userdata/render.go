@@ -8,6 +8,7 @@ package userdata
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/scripts"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
@@ -40,7 +41,7 @@ func Build(s node.Spec) cloudinit.Config {
 	// always match, even on an image baked by an older plugin. Compressed: it
 	// is most of the document, and EC2 takes at most 16 KiB of user-data.
 	c.WriteFiles = append(c.WriteFiles, cloudinit.WriteFile{
-		Path: jitsi.Applier, Content: cloudinit.Compressed(scripts.NodeApplier), Encoding: cloudinit.EncodingGzipBase64,
+		Path: jitsi.Applier, Content: compressedApplier(), Encoding: cloudinit.EncodingGzipBase64,
 		Owner: "root:root", Permissions: "0755",
 	})
 	for _, f := range jitsi.NodeFiles(s) {
@@ -55,3 +56,7 @@ func Build(s node.Spec) cloudinit.Config {
 	c.RunCmd = [][]string{{jitsi.Applier}}
 	return c
 }
+
+// compressedApplier is the applier compressed once per process: it is the
+// same for every node.
+var compressedApplier = sync.OnceValue(func() string { return cloudinit.Compressed(scripts.NodeApplier) })
