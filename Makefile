@@ -27,15 +27,16 @@ generate: ## regenerate HCL2 specs (must leave no diff)
 
 test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 	$(GO) vet -tags $(GOTAGS) ./...
-	shellcheck -x scripts/*.sh scripts/node/*
+	shellcheck -x scripts/*.sh scripts/node/* e2e/scripts/*.sh
+	shellcheck $(wildcard e2e/fixture/debian/*/DEBIAN/postinst e2e/fixture/debian/*/DEBIAN/prerm e2e/fixture/debian/*/DEBIAN/postrm)
 	$(GO) test -tags $(GOTAGS) -count=1 ./...
 
 demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
 
-e2e: build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≤ 30 min cold)
+e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≈ 13 min warm)
 	scripts/deps.sh e2e
-	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 45m -v -run TestVM ./e2e/
+	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 45m -v -run 'TestVMCluster' ./e2e/
 
 clean:
 	rm -f $(BINARY)

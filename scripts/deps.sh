@@ -19,7 +19,7 @@ packages=(
 	openssh-server prosody
 )
 if [ "${1:-}" = e2e ]; then
-	packages+=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client)
+	packages+=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client fdisk e2fsprogs)
 fi
 
 missing=()
