@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -213,7 +215,7 @@ func TestRegistryServeAndRemoteCommands(t *testing.T) {
 	token := c.file("operator.token", "operator-token-for-the-test-0123\n")
 	raftAddr, apiAddr := freeAddr(t), freeAddr(t)
 	ctx, stop := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		var o, e bytes.Buffer
@@ -295,21 +297,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
+
 	"bytes"
 	"context"
 	"errors"
@@ -11,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,28 +35,10 @@ func buildStandin(dir string) (string, error) {
 	return out, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // bridgeProc is one running stand-in bridge.
 type bridgeProc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	http string // base URL of its private API
 	done chan struct{}
 	err  error
@@ -66,7 +49,7 @@ type bridgeProc struct {
 func startBridge(t *testing.T, confDir string) *bridgeProc {
 	t.Helper()
 	addr := freeAddr(t)
-	b := &bridgeProc{out: &syncBuffer{}, http: "http://" + addr, done: make(chan struct{})}
+	b := &bridgeProc{out: &testutil.SyncBuffer{}, http: "http://" + addr, done: make(chan struct{})}
 	b.cmd = exec.Command(standinBin, "--config-dir", confDir, "--http-addr", addr, "--connect-timeout", "20s")
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	if err := b.cmd.Start(); err != nil {

@@ -1,7 +1,8 @@
 package packertest
 
 import (
-	"bytes"
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
+
 	"fmt"
 	"net"
 	"os"
@@ -9,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +21,7 @@ type SSHD struct {
 	Port   int
 	Key    string // client private key file, for ssh_private_key_file
 	User   string
-	logBuf *syncBuffer
+	logBuf *testutil.SyncBuffer
 }
 
 // Log is the server's own log (sshd -e), for diagnosing a failed test.
@@ -86,7 +86,7 @@ func StartSSHD(t testing.TB, chroot string) *SSHD {
 		t.Fatalf("sshd -t: %v\n%s", err, out)
 	}
 
-	s := &SSHD{Port: port, Key: clientKey, User: "root", logBuf: &syncBuffer{}}
+	s := &SSHD{Port: port, Key: clientKey, User: "root", logBuf: &testutil.SyncBuffer{}}
 	cmd := exec.Command(sshd, "-D", "-e", "-f", confFile)
 	cmd.Stdout, cmd.Stderr = s.logBuf, s.logBuf
 	if err := cmd.Start(); err != nil {
@@ -132,21 +132,4 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
