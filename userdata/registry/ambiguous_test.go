@@ -3,7 +3,6 @@ package registry
 import (
 	"database/sql/driver"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,24 +22,7 @@ func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 	}
 	ctx := testCtx(t, 60*time.Second)
 	const workers, each = 16, 10
-	var mu sync.Mutex
-	var got []Node
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for range each {
-				nodes, err := r.Claim(ctx, jvb(""))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				got = append(got, nodes...)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	got := claimConcurrently(t, ctx, r, workers, each)
 	if faults.Load() < 4 {
 		t.Fatalf("only %d commits: the fault was hardly exercised", faults.Load())
 	}

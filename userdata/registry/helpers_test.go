@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 )
@@ -81,4 +82,29 @@ func TestMain(m *testing.M) {
 		os.Exit(childMain(dir))
 	}
 	os.Exit(m.Run())
+}
+
+// claimConcurrently has workers goroutines each claim `each` bridges with an
+// auto nickname, one claim per call, and returns every node acknowledged.
+func claimConcurrently(t *testing.T, ctx context.Context, r *Registry, workers, each int) []Node {
+	t.Helper()
+	var mu sync.Mutex
+	var got []Node
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				nodes, err := r.Claim(ctx, jvb(""))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				got = append(got, nodes...)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return got
 }

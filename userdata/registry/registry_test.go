@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -321,24 +320,7 @@ func TestConcurrentClaimsAreDistinctAndGrouped(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 60*time.Second)
 	const workers, each = 16, 25
-	var mu sync.Mutex
-	var all []Node
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for range each {
-				nodes, err := r.Claim(ctx, jvb(""))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				all = append(all, nodes...)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	all := claimConcurrently(t, ctx, r, workers, each)
 	if got := nicknames(all); !slices.Equal(got, series("jvb", workers*each)) {
 		t.Fatalf("nicknames are not exactly jvb-001…jvb-%03d: %d claims, first %v", workers*each, len(got), got[:min(5, len(got))])
 	}
