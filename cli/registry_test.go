@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
 

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
-
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/prosodytest"
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 )
 
 // standinBin is the stand-in bridge, built once by TestMain.

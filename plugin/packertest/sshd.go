@@ -1,8 +1,6 @@
 package packertest
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
-
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 )
 
 // SSHD is a private OpenSSH server on a loopback port, started by a test and

@@ -1,12 +1,12 @@
 package registry
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
-
 	"context"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 )
 
 // testCluster is an n-node registry cluster on loopback inside the test

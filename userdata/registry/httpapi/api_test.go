@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
 
