@@ -13,9 +13,16 @@ import (
 // find the claims by id: same nodes returned, no number used twice or lost.
 func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 	r, _ := openTemp(t)
-	var faults atomic.Int64
+	var faults, fastFaults atomic.Int64
+	var fastSeen int64
 	r.faultAfterCommit = func() error {
-		if faults.Add(1)%2 == 1 { // every other commit "fails" after applying
+		// Commits run one at a time, on the batcher's goroutine.
+		fast := r.fastCommits.Load() != fastSeen
+		fastSeen = r.fastCommits.Load()
+		if faults.Add(1)%3 == 1 { // every third commit "fails" after applying
+			if fast {
+				fastFaults.Add(1)
+			}
 			return driver.ErrBadConn
 		}
 		return nil
@@ -25,6 +32,9 @@ func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 	got := claimConcurrently(t, ctx, r, workers, each)
 	if faults.Load() < 4 {
 		t.Fatalf("only %d commits: the fault was hardly exercised", faults.Load())
+	}
+	if fastFaults.Load() == 0 {
+		t.Fatal("no one-round-trip commit was made ambiguous: that path was not exercised")
 	}
 	if names := nicknames(got); !slices.Equal(names, series("jvb", workers*each)) {
 		t.Fatalf("answers are not exactly jvb-001…jvb-%03d: %v", workers*each, names)

@@ -49,6 +49,16 @@ func (r *Registry) execClaims(units []*claimUnit) {
 }
 
 func (r *Registry) claimBatch(units []*claimUnit) ([]unitOutcome, error) {
+	if key, lo, ok := r.fastSeries(units); ok {
+		out, err := r.claimFast(units, key, lo)
+		if !errors.Is(err, errFastMiss) {
+			if err != nil {
+				clear(r.hints)
+			}
+			return out, err
+		}
+		delete(r.hints, key)
+	}
 	var out []unitOutcome
 	var last *claimTx
 	err := r.write(r.ctx, func(ctx context.Context, c *tx) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // The writing half of a claim batch: numbers for auto nicknames, the rows,
@@ -65,8 +66,7 @@ func (t *claimTx) allocate(fresh []*newNode) error {
 }
 
 // insert writes the new rows, last in the transaction: in the common case
-// (up to maxRowsPerInsert rows) with the COMMIT in the same round trip. Their
-// "issued" events are written by a trigger.
+// (up to maxRowsPerInsert rows) with the COMMIT in the same round trip.
 func (t *claimTx) insert(fresh []*newNode, out []unitOutcome) error {
 	at, err := parseDBTime(t.at)
 	if err != nil {
@@ -75,10 +75,7 @@ func (t *claimTx) insert(fresh []*newNode, out []unitOutcome) error {
 	if err := t.recordFingerprints(); err != nil {
 		return err
 	}
-	answer := func(n *newNode, id int64) {
-		out[n.unit].nodes[n.idx] = Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
-			State: StateIssued, ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
-	}
+	answer := func(n *newNode, id int64) { out[n.unit].nodes[n.idx] = n.issued(id, at) }
 	if len(fresh) == 0 {
 		return nil
 	}
@@ -132,6 +129,12 @@ func (t *claimTx) insert(fresh []*newNode, out []unitOutcome) error {
 		}
 	}
 	return nil
+}
+
+// issued is the node n became: row id, issued at at.
+func (n *newNode) issued(id int64, at time.Time) Node {
+	return Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
+		State: StateIssued, ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
 }
 
 func (t *claimTx) nodeArgs(nodes []*newNode) []any {

@@ -35,9 +35,10 @@ type Registry struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	facts   facts               // committed facts that never change (facts.go)
-	hints   map[seriesKey]int64 // lowest free range starts; batcher goroutine only (claimTx.takeAtHint)
-	batches atomic.Int64        // committed claim transactions (tests check grouping)
+	facts       facts               // committed facts that never change (facts.go)
+	hints       map[seriesKey]int64 // lowest free range starts; batcher goroutine only (claimTx.takeAtHint)
+	batches     atomic.Int64        // committed claim transactions (tests check grouping)
+	fastCommits atomic.Int64        // one-round-trip claim execs that committed nodes (claim_fast.go)
 
 	// faultAfterCommit, when set (tests only), runs after every successful
 	// COMMIT; an error it returns is reported as the commit's, as when a
@@ -174,7 +175,8 @@ func freeLoopbackAddress() (string, error) {
 	return addr, l.Close()
 }
 
-// migrate creates the tables and checks the stored schema version.
+// migrate creates the tables, brings an older registry's up to date, and
+// checks the stored schema version, all in one transaction.
 func (r *Registry) migrate(ctx context.Context) error {
 	return r.write(ctx, func(ctx context.Context, c *tx) error {
 		for _, stmt := range schema {
@@ -186,8 +188,23 @@ func (r *Registry) migrate(ctx context.Context) error {
 		if err := c.scanRow(ctx, qSchemaVersion, nil, &v); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		if v != schemaVersion {
+		if steps, ok := migrations[v]; ok {
+			for _, stmt := range steps {
+				if _, err := c.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("migrate schema from version %s: %w", v, err)
+				}
+			}
+			if _, err := c.ExecContext(ctx, qSetSchemaVersion, schemaVersion); err != nil {
+				return fmt.Errorf("migrate schema from version %s: %w", v, err)
+			}
+			r.opts.logf("registry: schema migrated from version %s to %s", v, schemaVersion)
+		} else if v != schemaVersion {
 			return fmt.Errorf("registry schema version is %s, this program knows %s: upgrade packer-plugin-jitsi", v, schemaVersion)
+		}
+		for _, stmt := range schemaIndexes {
+			if _, err := c.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("create schema: %w", err)
+			}
 		}
 		return nil
 	})

@@ -15,11 +15,15 @@ import (
 const dbName = "registry"
 
 // schemaVersion is stored in meta; bump it with a migration when tables change.
-// 2: nodes.reason and state 'failed' (no migration: no version-1 registry was
-// deployed; one left from development fails to open with a version error).
-const schemaVersion = "2"
+//
+//	2: nodes.reason and state 'failed'.
+//	3: nodes.released and one index for names and shards (one dirty index
+//	   page less per claim batch); a node's issue is its row, no longer also
+//	   an 'issued' event.
+const schemaVersion = "3"
 
-// schema creates the tables; every statement is idempotent.
+// schema creates the tables of a new registry; every statement is
+// idempotent. schemaIndexes follow, after any migration (migrations.go).
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS meta (
 		key   TEXT PRIMARY KEY,
@@ -33,28 +37,11 @@ var schema = []string{
 		secret_fp  TEXT NOT NULL DEFAULT '',
 		created_at TEXT NOT NULL
 	)`,
-	// reason is what came with the node's latest state change (Node.Reason).
-	`CREATE TABLE IF NOT EXISTS nodes (
-		id          INTEGER PRIMARY KEY,
-		claim_id    TEXT NOT NULL UNIQUE,
-		shard_id    INTEGER NOT NULL REFERENCES shards (id),
-		role        TEXT NOT NULL,
-		nickname    TEXT NOT NULL,
-		state       TEXT NOT NULL CHECK (state IN ('issued', 'active', 'failed', 'draining', 'retired')),
-		reason      TEXT NOT NULL DEFAULT '',
-		image_id    TEXT NOT NULL DEFAULT '',
-		instance_id TEXT NOT NULL DEFAULT '',
-		created_at  TEXT NOT NULL,
-		updated_at  TEXT NOT NULL
-	)`,
-	// The rule the whole registry exists for: a nickname is held by at most
-	// one live node of a shard. Retired nodes keep their row and free the name.
-	`CREATE UNIQUE INDEX IF NOT EXISTS nodes_live_nickname ON nodes (shard_id, nickname) WHERE state <> 'retired'`,
-	// Few indexes on purpose: every index a claim touches is one more dirty
-	// page that COMMIT replicates to the whole cluster. Listings by shard use
-	// this one; listings by state alone, and the event log, are read rarely
-	// and may scan.
-	`CREATE INDEX IF NOT EXISTS nodes_shard_state ON nodes (shard_id, state)`,
+	// A node's row is also the record of its issue: created_at, claim_id and
+	// nickname never change. reason is what came with the node's latest state
+	// change (Node.Reason). released is 0 while the node holds its nickname
+	// and the node's own id once it is retired: see nodes_nickname.
+	`CREATE TABLE IF NOT EXISTS nodes ` + nodesTable,
 	// Numbered nicknames (alloc.go): a series per (shard, role prefix) and its
 	// free numbers as disjoint ranges.
 	`CREATE TABLE IF NOT EXISTS number_series (
@@ -78,8 +65,9 @@ var schema = []string{
 		built_at    TEXT NOT NULL,
 		recorded_at TEXT NOT NULL
 	)`,
-	`CREATE INDEX IF NOT EXISTS images_built ON images (built_at)`,
-	// The event log is append-only, and the database enforces it.
+	// The event log is append-only, and the database enforces it. It holds
+	// what happens to nodes after their issue (state changes), images and
+	// secrets; Events adds a node's issue from its row.
 	`CREATE TABLE IF NOT EXISTS events (
 		id       INTEGER PRIMARY KEY,
 		at       TEXT NOT NULL,
@@ -88,14 +76,40 @@ var schema = []string{
 		node_id  INTEGER,
 		detail   TEXT NOT NULL DEFAULT ''
 	)`,
-	// Node rows log their own changes: no code path can forget an event, and
-	// a claim batch needs no extra statement for them.
-	`CREATE TRIGGER IF NOT EXISTS nodes_log_issued AFTER INSERT ON nodes BEGIN
-		INSERT INTO events (at, kind, shard_id, node_id, detail) VALUES (NEW.created_at, 'issued', NEW.shard_id, NEW.id,
-			json_object('nickname', NEW.nickname, 'role', NEW.role, 'claim_id', NEW.claim_id));
-	END`,
-	// A new reason without a new state (a failed node failing differently)
-	// is logged too, as a state event with from = to.
+	`INSERT INTO meta (key, value) VALUES ('schema_version', '` + schemaVersion + `') ON CONFLICT (key) DO NOTHING`,
+}
+
+// nodesTable is the nodes table's definition (schema, migrations).
+const nodesTable = `(
+	id          INTEGER PRIMARY KEY,
+	claim_id    TEXT NOT NULL UNIQUE,
+	shard_id    INTEGER NOT NULL REFERENCES shards (id),
+	role        TEXT NOT NULL,
+	nickname    TEXT NOT NULL,
+	state       TEXT NOT NULL CHECK (state IN ('issued', 'active', 'failed', 'draining', 'retired')),
+	reason      TEXT NOT NULL DEFAULT '',
+	image_id    TEXT NOT NULL DEFAULT '',
+	instance_id TEXT NOT NULL DEFAULT '',
+	created_at  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL,
+	released    INTEGER NOT NULL DEFAULT 0 CHECK ((released = 0) = (state <> 'retired'))
+)`
+
+// schemaIndexes creates indexes and triggers, on tables that are up to date.
+var schemaIndexes = []string{
+	// The rule the whole registry exists for: a nickname is held by at most
+	// one live node of a shard. Live nodes all have released = 0 and so
+	// collide; a retired node's released is its own id, so it collides with
+	// nothing and its name is free again. The same index serves lookups by
+	// name and listings by shard. Few indexes on purpose: every index a claim
+	// touches is more dirty pages that COMMIT replicates to the whole
+	// cluster; listings by state alone, and the event log, are read rarely
+	// and may scan.
+	`CREATE UNIQUE INDEX IF NOT EXISTS nodes_nickname ON nodes (shard_id, nickname, released)`,
+	`CREATE INDEX IF NOT EXISTS images_built ON images (built_at)`,
+	// A state change logs itself: no code path can forget the event. A new
+	// reason without a new state (a failed node failing differently) is
+	// logged too, as a state event with from = to.
 	`CREATE TRIGGER IF NOT EXISTS nodes_log_state AFTER UPDATE OF state, reason ON nodes
 		WHEN OLD.state <> NEW.state OR OLD.reason <> NEW.reason BEGIN
 		INSERT INTO events (at, kind, shard_id, node_id, detail) VALUES (NEW.updated_at, 'state', NEW.shard_id, NEW.id,
@@ -105,8 +119,28 @@ var schema = []string{
 		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END`,
 	`CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END`,
-	`INSERT INTO meta (key, value) VALUES ('schema_version', '` + schemaVersion + `') ON CONFLICT (key) DO NOTHING`,
 }
+
+// migrations bring an older registry's tables to schemaVersion, keyed by the
+// version they start from; each runs in the transaction that opens the
+// registry, before schemaIndexes.
+var migrations = map[string][]string{
+	// nodes gains released: the table is rebuilt (SQLite checks a new
+	// column's CHECK against the old rows, and their released comes from
+	// their state). Its indexes and triggers go with the old table; the
+	// 'issued' events logged so far stay (the log is append-only), and
+	// Events shows a node's issue once.
+	"2": {
+		`CREATE TABLE nodes_v3 ` + nodesTable,
+		`INSERT INTO nodes_v3 (id, claim_id, shard_id, role, nickname, state, reason, image_id, instance_id, created_at, updated_at, released)
+			SELECT id, claim_id, shard_id, role, nickname, state, reason, image_id, instance_id, created_at, updated_at,
+				CASE WHEN state = 'retired' THEN id ELSE 0 END FROM nodes`,
+		`DROP TABLE nodes`,
+		`ALTER TABLE nodes_v3 RENAME TO nodes`,
+	},
+}
+
+const qSetSchemaVersion = `UPDATE meta SET value = ? WHERE key = 'schema_version'`
 
 const qSchemaVersion = `SELECT value FROM meta WHERE key = 'schema_version'`
 
@@ -134,11 +168,15 @@ const nodeColumns = `SELECT n.id, n.claim_id, s.jms_fqdn, n.role, n.nickname, n.
 	FROM nodes n JOIN shards s ON s.id = n.shard_id`
 
 const (
-	qNodeByID             = nodeColumns + ` WHERE n.id = ?`
-	qLiveNodeByNickname   = nodeColumns + ` WHERE s.jms_fqdn = ? AND n.nickname = ? AND n.state <> 'retired'`
-	qLiveNicknameTaken    = `SELECT id FROM nodes WHERE shard_id = ? AND nickname = ? AND state <> 'retired'`
-	qUpdateNodeState      = `UPDATE nodes SET state = ?, reason = ?, updated_at = ? WHERE id = ?`
-	qNodeShardID          = `SELECT shard_id FROM nodes WHERE id = ?`
+	qNodeByID           = nodeColumns + ` WHERE n.id = ?`
+	qLiveNodeByNickname = nodeColumns + ` WHERE s.jms_fqdn = ? AND n.nickname = ? AND n.released = 0`
+	qLiveNicknameTaken  = `SELECT id FROM nodes WHERE shard_id = ? AND nickname = ? AND released = 0`
+	// Retiring releases the name (see nodes_nickname); retired is final.
+	qUpdateNodeState = `UPDATE nodes SET state = ?1, reason = ?2, updated_at = ?3,
+		released = CASE WHEN ?1 = 'retired' THEN id ELSE 0 END WHERE id = ?4`
+	qNodeShardID = `SELECT shard_id FROM nodes WHERE id = ?`
+	// nodeInsertColumns are the columns claimTx.nodeArgs gives, in order.
+	nodeInsertColumns     = `claim_id, shard_id, role, nickname, state, image_id, instance_id, created_at, updated_at`
 	nodeInsertColumnCount = 9
 )
 
@@ -148,8 +186,7 @@ func qNodesByClaimID(n int) string {
 
 // qInsertNodes inserts n nodes; SQLite gives them ids (see claimTx.insert).
 func qInsertNodes(n int) string {
-	return `INSERT INTO nodes (claim_id, shard_id, role, nickname, state, image_id, instance_id, created_at, updated_at) VALUES ` +
-		rows(n, nodeInsertColumnCount)
+	return `INSERT INTO nodes (` + nodeInsertColumns + `) VALUES ` + rows(n, nodeInsertColumnCount)
 }
 
 // qReturningIDs makes qInsertNodes return each row's id.
@@ -214,7 +251,13 @@ func qInsertEvents(n int) string {
 	return `INSERT INTO events (at, kind, shard_id, node_id, detail) VALUES ` + rows(n, eventInsertColumnCount)
 }
 
-const qEventsOfNode = `SELECT at, kind, detail FROM events WHERE node_id = ? ORDER BY id`
+// qEventsOfNode is a node's history: its issue, read from its row (logged as
+// an event only by registries from before schema version 3), then its events.
+// The last column orders the two.
+const qEventsOfNode = `SELECT created_at, 'issued', json_object('nickname', nickname, 'role', role, 'claim_id', claim_id), 0
+	FROM nodes WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE node_id = ?1 AND kind = 'issued')
+	UNION ALL SELECT at, kind, detail, id FROM events WHERE node_id = ?1
+	ORDER BY 4`
 
 // Images.
 const (

@@ -46,9 +46,6 @@ type tx struct {
 
 // ExecContext runs q in the transaction; the first exec also begins it.
 func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if ProbeStmt != nil {
-		ProbeStmt("exec " + q[:min(40, len(q))])
-	}
 	if !t.begun {
 		t.begun = true
 		q = qBegin + "; " + q
@@ -59,9 +56,6 @@ func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 // QueryContext runs q in the transaction (a query cannot carry BEGIN: if it
 // comes first, BEGIN goes on its own).
 func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if ProbeStmt != nil {
-		ProbeStmt("query " + q[:min(40, len(q))])
-	}
 	if err := t.begin(ctx); err != nil {
 		return nil, err
 	}
@@ -70,9 +64,6 @@ func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 
 // scanRow runs a one-row query into dest; sql.ErrNoRows when there is none.
 func (t *tx) scanRow(ctx context.Context, q string, args []any, dest ...any) error {
-	if ProbeStmt != nil {
-		ProbeStmt("row " + q[:min(40, len(q))])
-	}
 	if err := t.begin(ctx); err != nil {
 		return err
 	}
@@ -96,9 +87,6 @@ func (t *tx) begin(ctx context.Context) error {
 		return nil
 	}
 	t.begun = true
-	if ProbeStmt != nil {
-		ProbeStmt("begin")
-	}
 	if _, err := t.conn.ExecContext(ctx, qBegin); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -224,5 +212,3 @@ func retryable(err error) bool {
 		strings.Contains(msg, "leadership lost") ||
 		strings.Contains(msg, "database is locked")
 }
-
-var ProbeStmt func(string)
