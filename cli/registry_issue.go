@@ -25,7 +25,7 @@ const issueHelp = `Usage: packer-plugin-jitsi issue --role jms|jvb --jms-fqdn FQ
 Records new nodes in the registry and writes their cloud-init user-data. The
 registry gives each bridge a nickname that no live bridge of its JMS holds:
 "auto" (the default) takes the lowest free jvb-001, jvb-002, …; a retired
-bridge's name is free again. A JMS is recorded as "jms", one live per FQDN.
+bridge's name is free again. A JMS is recorded as "`+node.JMSNickname+`", one live per FQDN.
 
 Without --registry the registry is embedded in a per-user data directory:
 nothing to start, and parallel runs wait for each other. It stores no secret,
@@ -107,6 +107,9 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("render user-data: %w", err)
 	}
 
+	if err := f.prepareOutput(); err != nil {
+		return err
+	}
 	store, err := f.store.open(ctx, env)
 	if err != nil {
 		return err
@@ -128,6 +131,23 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 			}
 		}
 		return err
+	}
+	return nil
+}
+
+// prepareOutput creates the directory the user-data goes to (--out-dir, or
+// --out's parent) before anything is recorded: a path that cannot be
+// written fails the run while there is nothing to roll back.
+func (f *issueFlags) prepareOutput() error {
+	flagName, dir := "--out-dir", f.outDir
+	if dir == "" {
+		if f.out == "" || f.out == "-" {
+			return nil
+		}
+		flagName, dir = "--out", filepath.Dir(f.out)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%s: create directory %s: %w", flagName, dir, err)
 	}
 	return nil
 }
@@ -167,7 +187,7 @@ func (f *issueFlags) claims(spec node.Spec, auto bool) []registry.ClaimRequest {
 	nickname := spec.Nickname
 	switch {
 	case spec.Role == node.RoleJMS:
-		nickname = string(node.RoleJMS)
+		nickname = node.JMSNickname
 	case auto:
 		nickname = registry.AutoNickname
 	}
@@ -208,9 +228,6 @@ func (f *issueFlags) emit(_ context.Context, env Env, spec node.Spec, nodes []re
 	for i, n := range nodes {
 		dest := f.out
 		if f.outDir != "" {
-			if err := os.MkdirAll(f.outDir, 0o700); err != nil {
-				return fail(fmt.Errorf("create --out-dir: %w", err))
-			}
 			dest = filepath.Join(f.outDir, n.Nickname+".yaml")
 			if err := atomicfile.Write(dest, datas[i], 0o600); err != nil {
 				return fail(err)

@@ -96,7 +96,12 @@ func TestIssueListRetireOnTheEmbeddedRegistry(t *testing.T) {
 	c := newRegCLI(t)
 	secret := c.file("jvb.secret", regTestSecret+"\n")
 	dir := filepath.Join(c.home, "nodes")
-	c.must("issue", "--role", "jms", "--jms-fqdn", regTestFQDN, "--secret-file", secret, "--out", filepath.Join(c.home, "jms.yaml"))
+	// --out into a directory that does not exist yet: it is created.
+	jmsOut := filepath.Join(c.home, "jms", "user-data.yaml")
+	c.must("issue", "--role", "jms", "--jms-fqdn", regTestFQDN, "--secret-file", secret, "--out", jmsOut)
+	if st, err := os.Stat(jmsOut); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("--out %s: %v %v", jmsOut, st, err)
+	}
 	out := c.must("issue", "--role", "jvb", "--jms-fqdn", regTestFQDN, "--secret-file", secret, "--count", "3", "--out-dir", dir, "--json")
 	var issued []registry.Node
 	if err := json.Unmarshal([]byte(out), &issued); err != nil || len(issued) != 3 {
@@ -296,4 +301,32 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// TestIssueRollsBackWhenUserDataCannotBeWritten: the nodes are recorded
+// first; when their user-data cannot all be written, the files written are
+// removed and the nodes retired (their names free again), with the reason.
+func TestIssueRollsBackWhenUserDataCannotBeWritten(t *testing.T) {
+	c := newRegCLI(t)
+	secret := c.file("jvb.secret", regTestSecret+"\n")
+	dir := filepath.Join(c.home, "nodes")
+	if err := os.MkdirAll(filepath.Join(dir, "jvb-002.yaml"), 0o700); err != nil { // in the way of the second file
+		t.Fatal(err)
+	}
+	code, _, errs := c.run("issue", "--role", "jvb", "--jms-fqdn", regTestFQDN, "--secret-file", secret, "--count", "2", "--out-dir", dir)
+	if code != 1 || !strings.Contains(errs, "jvb-002.yaml") {
+		t.Fatalf("exit %d, stderr %q: want 1 naming jvb-002.yaml", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jvb-001.yaml")); !os.IsNotExist(err) {
+		t.Errorf("jvb-001.yaml was left behind: %v", err)
+	}
+	for _, n := range c.nodes("--shard", regTestFQDN) {
+		if n.State != registry.StateRetired || n.Reason != issueRolledBack {
+			t.Errorf("%s: %s %q, want retired with %q", n.Nickname, n.State, n.Reason, issueRolledBack)
+		}
+	}
+	c.must("issue", "--role", "jvb", "--jms-fqdn", regTestFQDN, "--secret-file", secret, "--out", filepath.Join(c.home, "again.yaml"))
+	if got := nicks(c.nodes("--state", "issued")); !slices.Equal(got, []string{"jvb-001"}) {
+		t.Errorf("after the rollback, issue gave %v, want jvb-001 again", got)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/atomicfile"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata"
@@ -43,6 +45,9 @@ func writeOutput(env Env, out string, data []byte) error {
 	if out == "" || out == "-" {
 		_, err := env.Stdout.Write(data)
 		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+		return fmt.Errorf("--out: create directory %s: %w", filepath.Dir(out), err)
 	}
 	return atomicfile.Write(out, data, 0o600)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/vm"
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
 
 const clusterFQDN = "meet.e2e.test"
@@ -141,7 +142,7 @@ func TestVMCluster(t *testing.T) {
 	// The group's bridges claimed their nicknames at boot: the registry says which.
 	var groupNicks []string
 	for n, st := range nodeStates(t, cli(t, append([]string{"nodes", "--shard", clusterFQDN, "--json"}, reg...)...)) {
-		if n != "jms" && n != badNick && !slices.Contains(issued, n) && st != "retired" {
+		if n != node.JMSNickname && n != badNick && !slices.Contains(issued, n) && st != "retired" {
 			groupNicks = append(groupNicks, n)
 		}
 	}
@@ -157,8 +158,9 @@ func TestVMCluster(t *testing.T) {
 	})
 	progress(t, "assertion ok: brewery %s holds %v, %s after the boots began", brewery, nicks(occ), time.Since(bootStart).Round(time.Second))
 
-	// First boot reports to the registry: active, or failed for the wrong secret.
-	wantStates := map[string]string{badNick: "failed"}
+	// First boot reports to the registry: active (the JMS too, under the
+	// name it was recorded with), or failed for the wrong secret.
+	wantStates := map[string]string{badNick: "failed", node.JMSNickname: "active"}
 	for _, n := range append(append([]string(nil), issued...), groupNicks...) {
 		wantStates[n] = "active"
 	}

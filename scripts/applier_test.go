@@ -50,9 +50,14 @@ func registryAPI(t *testing.T) (registry.Store, string) {
 // user-data would (jitsi.NodeFiles), into a scratch directory.
 func nodeDir(t *testing.T, url, token string) string {
 	t.Helper()
+	return specDir(t, node.Spec{Role: node.RoleJVB, JMSFQDN: fqdn, Secret: "s3cret", Group: "bridges-eu",
+		Registry: &node.RegistryLink{URL: url, NodeToken: token}})
+}
+
+// specDir writes the node-side files of s into a scratch directory.
+func specDir(t *testing.T, s node.Spec) string {
+	t.Helper()
 	dir := t.TempDir()
-	s := node.Spec{Role: node.RoleJVB, JMSFQDN: fqdn, Secret: "s3cret", Group: "bridges-eu",
-		Registry: &node.RegistryLink{URL: url, NodeToken: token}}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +158,25 @@ func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 	n := liveNode(t, store, "jvb-001")
 	if n.State != registry.StateFailed || !strings.HasPrefix(n.Reason, "the JMS refused the bridge's XMPP login (not-authorized)") || len(n.Reason) > 400 {
 		t.Errorf("after die: state %s reason %q\n%s", n.State, n.Reason, stderr)
+	}
+}
+
+// TestJMSReportsItsState: a JMS issued with a registry link reports its
+// state under the name it was recorded with.
+func TestJMSReportsItsState(t *testing.T) {
+	store, url := registryAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := store.Claim(ctx, registry.ClaimRequest{Shard: fqdn, Role: string(node.RoleJMS), Nickname: node.JMSNickname}); err != nil {
+		t.Fatal(err)
+	}
+	dir := specDir(t, node.Spec{Role: node.RoleJMS, JMSFQDN: fqdn, Secret: "s3cret",
+		Registry: &node.RegistryLink{URL: url, NodeToken: nodeToken}})
+	if _, stderr, err := applier(t, dir, t.TempDir(), "i-jms", `report_state active`); err != nil {
+		t.Fatalf("report: %v\n%s", err, stderr)
+	}
+	if n := liveNode(t, store, node.JMSNickname); n.State != registry.StateActive || n.Role != string(node.RoleJMS) {
+		t.Errorf("after the JMS's report: %+v", n)
 	}
 }
 

@@ -50,7 +50,10 @@ func cases() map[string]node.Spec {
 	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", NodeToken: "node-token-0123456789"}
 	reporting := jvb
 	reporting.Registry = group.Registry
+	jmsReporting := jms
+	jmsReporting.Registry = group.Registry
 	return map[string]node.Spec{
+		"jms-reporting": jmsReporting,
 		"jvb-group": group, "jvb-modern-reporting": reporting,
 		"jvb-modern": jvb, "jvb-legacy": legacy, "jvb-modern-nat-two-shards": nat, "jvb-legacy-nat-two-shards": legacyNAT,
 		"jms": jms, "jms-letsencrypt-local-bridge": le, "jms-own-cert": own,

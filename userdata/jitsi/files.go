@@ -77,6 +77,9 @@ func nodeEnv(s node.Spec) []byte {
 			kv("JITSI_NODE_GROUP", s.Group)
 		}
 	case node.RoleJMS:
+		if s.Registry != nil {
+			kv("JITSI_NODE_NICKNAME", node.JMSNickname) // what it reports its state under
+		}
 		kv("JITSI_NODE_BRIDGE_ACCOUNT", BridgeUser+"@"+AuthDomain(s.JMSFQDN))
 		kv("JITSI_NODE_BREWERY", BreweryJID(s.JMSFQDN))
 		kv("JITSI_NODE_LOCAL_BRIDGE", yesNo(s.LocalBridge))

@@ -16,6 +16,10 @@ const (
 	RoleJVB Role = "jvb"
 )
 
+// JMSNickname is the name a JMS has in the registry (one live JMS per FQDN),
+// and the name it reports its state under.
+const JMSNickname = "jms"
+
 // Format selects how a videobridge's XMPP settings are written.
 type Format string
 
