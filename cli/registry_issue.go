@@ -25,7 +25,7 @@ const issueHelp = `Usage: packer-plugin-jitsi issue --role jms|jvb --jms-fqdn FQ
 Records new nodes in the registry and writes their cloud-init user-data. The
 registry gives each bridge a nickname that no live bridge of its JMS holds:
 "auto" (the default) takes the lowest free jvb-001, jvb-002, …; a retired
-bridge's name is free again. A JMS is recorded as "`+node.JMSNickname+`", one live per FQDN.
+bridge's name is free again. A JMS is recorded as "` + node.JMSNickname + `", one live per FQDN.
 
 Without --registry the registry is embedded in a per-user data directory:
 nothing to start, and parallel runs wait for each other. It stores no secret,
