@@ -54,7 +54,7 @@ func cases() map[string]node.Spec {
 	jmsReporting.Registry = group.Registry
 	return map[string]node.Spec{
 		"jms-reporting": jmsReporting,
-		"jvb-group": group, "jvb-modern-reporting": reporting,
+		"jvb-group":     group, "jvb-modern-reporting": reporting,
 		"jvb-modern": jvb, "jvb-legacy": legacy, "jvb-modern-nat-two-shards": nat, "jvb-legacy-nat-two-shards": legacyNAT,
 		"jms": jms, "jms-letsencrypt-local-bridge": le, "jms-own-cert": own,
 	}

@@ -32,7 +32,10 @@ type batcher struct {
 	maxBatch int // claims per transaction
 	exec     func([]*claimUnit)
 
-	lastUnits int // units in the previous batch (loop goroutine only)
+	// demand is how many units the next batch should expect: the previous
+	// batch's, plus those that arrived while it was committing (loop
+	// goroutine only).
+	demand int
 
 	mu      sync.Mutex
 	closed  bool
@@ -105,15 +108,17 @@ func (b *batcher) loop() {
 		}
 		batch, rest := b.collect(first, held)
 		held = rest
-		b.run(batch)
+		late := b.run(batch)
+		b.demand = len(batch) + len(held) + late
 	}
 }
 
 // collect gathers a batch starting with first: the held-back units, then what
 // is queued or arrives within the gather window, up to maxBatch claims. It
-// stops waiting early once the batch has as many units as the previous one:
-// the callers answered last time are back, and a lone sequential caller pays
-// no window at all. A unit repeating a claim id already in the batch waits for
+// stops waiting early once the batch has as many units as the demand: the
+// callers answered last time are back, with those that came while it
+// committed (without these, a caller that once missed a batch would trail
+// one batch behind for good), and a lone sequential caller pays no window. A unit repeating a claim id already in the batch waits for
 // the next batch, where the claim-id lookup answers it with the committed node.
 func (b *batcher) collect(first *claimUnit, held []*claimUnit) (batch, rest []*claimUnit) {
 	ids := make(map[string]bool)
@@ -140,7 +145,6 @@ func (b *batcher) collect(first *claimUnit, held []*claimUnit) (batch, rest []*c
 			rest = append(rest, u)
 		}
 	}
-	defer func() { b.lastUnits = len(batch) }()
 	timer := time.NewTimer(b.gather)
 	defer timer.Stop()
 	for size < b.maxBatch {
@@ -152,7 +156,7 @@ func (b *batcher) collect(first *claimUnit, held []*claimUnit) (batch, rest []*c
 			continue
 		default:
 		}
-		if len(batch) >= b.lastUnits {
+		if len(batch) >= b.demand {
 			return batch, rest
 		}
 		select {
@@ -167,8 +171,10 @@ func (b *batcher) collect(first *claimUnit, held []*claimUnit) (batch, rest []*c
 	return batch, rest
 }
 
-// run executes a batch and answers every unit of it.
-func (b *batcher) run(batch []*claimUnit) {
+// run executes a batch and answers every unit of it. It returns how many
+// units arrived while the batch ran: the callers it answers cannot be among
+// them yet.
+func (b *batcher) run(batch []*claimUnit) (late int) {
 	live := batch[:0:0]
 	for _, u := range batch {
 		if err := u.ctx.Err(); err != nil {
@@ -180,9 +186,11 @@ func (b *batcher) run(batch []*claimUnit) {
 	if len(live) > 0 {
 		b.exec(live)
 	}
+	late = len(b.in)
 	for _, u := range live {
 		b.answer(u, u.nodes, u.err)
 	}
+	return late
 }
 
 func (b *batcher) answer(u *claimUnit, nodes []Node, err error) {
