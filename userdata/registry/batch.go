@@ -118,8 +118,9 @@ func (b *batcher) loop() {
 // stops waiting early once the batch has as many units as the demand: the
 // callers answered last time are back, with those that came while it
 // committed (without these, a caller that once missed a batch would trail
-// one batch behind for good), and a lone sequential caller pays no window. A unit repeating a claim id already in the batch waits for
-// the next batch, where the claim-id lookup answers it with the committed node.
+// one batch behind for good), and a lone sequential caller pays no window.
+// A unit repeating a claim id already in the batch waits for the next batch,
+// where the claim-id lookup answers it with the committed node.
 func (b *batcher) collect(first *claimUnit, held []*claimUnit) (batch, rest []*claimUnit) {
 	ids := make(map[string]bool)
 	size := 0

@@ -141,7 +141,8 @@ func writeVersion2Registry(t *testing.T, ctx context.Context, dir string) {
 	}
 }
 
-// schemaVersion2 is the schema as version 2 created it (test fixture).
+// schemaVersion2 is the schema as version 2 created it (test fixture), frozen
+// on purpose: it must not follow the current schema.
 var schemaVersion2 = []string{
 	`CREATE TABLE IF NOT EXISTS meta (
 		key   TEXT PRIMARY KEY,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,36 +179,40 @@ func freeLoopbackAddress() (string, error) {
 // migrate creates the tables, brings an older registry's up to date, and
 // checks the stored schema version, all in one transaction.
 func (r *Registry) migrate(ctx context.Context) error {
-	return r.write(ctx, func(ctx context.Context, c *tx) error {
-		for _, stmt := range schema {
-			if _, err := c.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("create schema: %w", err)
-			}
+	var from string // the version migrated from, if any
+	err := r.write(ctx, func(ctx context.Context, c *tx) error {
+		from = ""
+		if err := execAll(ctx, c, schema, "create schema"); err != nil {
+			return err
 		}
 		var v string
 		if err := c.scanRow(ctx, qSchemaVersion, nil, &v); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
 		if steps, ok := migrations[v]; ok {
-			for _, stmt := range steps {
-				if _, err := c.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("migrate schema from version %s: %w", v, err)
-				}
+			what := "migrate schema from version " + v
+			if err := execAll(ctx, c, slices.Concat(steps, []string{qSetSchemaVersion}), what); err != nil {
+				return err
 			}
-			if _, err := c.ExecContext(ctx, qSetSchemaVersion, schemaVersion); err != nil {
-				return fmt.Errorf("migrate schema from version %s: %w", v, err)
-			}
-			r.opts.logf("registry: schema migrated from version %s to %s", v, schemaVersion)
+			from = v
 		} else if v != schemaVersion {
 			return fmt.Errorf("registry schema version is %s, this program knows %s: upgrade packer-plugin-jitsi", v, schemaVersion)
 		}
-		for _, stmt := range schemaIndexes {
-			if _, err := c.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("create schema: %w", err)
-			}
-		}
-		return nil
+		return execAll(ctx, c, schemaIndexes, "create schema")
 	})
+	if err == nil && from != "" {
+		r.opts.logf("registry: schema migrated from version %s to %s", from, schemaVersion)
+	}
+	return err
+}
+
+func execAll(ctx context.Context, c *tx, stmts []string, what string) error {
+	for _, stmt := range stmts {
+		if _, err := c.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
 }
 
 // Address is the node's Raft address.

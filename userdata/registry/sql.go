@@ -140,7 +140,8 @@ var migrations = map[string][]string{
 	},
 }
 
-const qSetSchemaVersion = `UPDATE meta SET value = ? WHERE key = 'schema_version'`
+// qSetSchemaVersion ends a migration.
+const qSetSchemaVersion = `UPDATE meta SET value = '` + schemaVersion + `' WHERE key = 'schema_version'`
 
 const qSchemaVersion = `SELECT value FROM meta WHERE key = 'schema_version'`
 
