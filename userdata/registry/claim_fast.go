@@ -69,7 +69,7 @@ func (r *Registry) fastSeries(units []*claimUnit) (key seriesKey, lo int64, ok b
 // claimFast runs the batch as one exec; errFastMiss when it did not apply.
 func (r *Registry) claimFast(units []*claimUnit, key seriesKey, lo int64) ([]unitOutcome, error) {
 	var out []unitOutcome
-	missed := false
+	missed, taken := false, 0
 	err := r.write(r.ctx, func(ctx context.Context, c *tx) error {
 		t := &claimTx{ctx: ctx, c: c, at: dbTime(r.opts.now())}
 		var fresh []*newNode
@@ -85,6 +85,7 @@ func (r *Registry) claimFast(units []*claimUnit, key seriesKey, lo int64) ([]uni
 				fresh = append(fresh, n)
 			}
 		}
+		taken = len(fresh)
 		res, err := c.execAndCommit(ctx, qTakeAtHintLiteral(key, len(fresh), lo)+"; "+qInsertNodesIfChanged(len(fresh)), t.nodeArgs(fresh)...)
 		if err != nil {
 			if isConstraint(err) {
@@ -130,16 +131,8 @@ func (r *Registry) claimFast(units []*claimUnit, key seriesKey, lo int64) ([]uni
 		return nil, errFastMiss
 	}
 	r.batches.Add(1)
-	r.hints[key] = lo + int64(countClaims(units))
+	r.hints[key] = lo + int64(taken)
 	return out, nil
-}
-
-func countClaims(units []*claimUnit) int {
-	k := 0
-	for _, u := range units {
-		k += len(u.reqs)
-	}
-	return k
 }
 
 // qTakeAtHintLiteral is qTakeAtHint with its values written into the SQL: in
