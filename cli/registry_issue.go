@@ -139,15 +139,11 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 // --out's parent) before anything is recorded: a path that cannot be
 // written fails the run while there is nothing to roll back.
 func (f *issueFlags) prepareOutput() error {
-	flagName, dir := "--out-dir", f.outDir
-	if dir == "" {
-		if f.out == "" || f.out == "-" {
-			return nil
-		}
-		flagName, dir = "--out", filepath.Dir(f.out)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("%s: create directory %s: %w", flagName, dir, err)
+	switch {
+	case f.outDir != "":
+		return makeOutputDir("--out-dir", f.outDir)
+	case f.out != "" && f.out != "-":
+		return makeOutputDir("--out", filepath.Dir(f.out))
 	}
 	return nil
 }

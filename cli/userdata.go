@@ -46,10 +46,18 @@ func writeOutput(env Env, out string, data []byte) error {
 		_, err := env.Stdout.Write(data)
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-		return fmt.Errorf("--out: create directory %s: %w", filepath.Dir(out), err)
+	if err := makeOutputDir("--out", filepath.Dir(out)); err != nil {
+		return err
 	}
 	return atomicfile.Write(out, data, 0o600)
+}
+
+// makeOutputDir creates the directory an output flag writes into.
+func makeOutputDir(flagName, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%s: create directory %s: %w", flagName, dir, err)
+	}
+	return nil
 }
 
 func newFlagSet(env Env, name, help string) *flag.FlagSet {

@@ -220,8 +220,7 @@ func (r *Registry) Events(ctx context.Context, nodeID int64) ([]Event, error) {
 		for rows.Next() {
 			var e Event
 			var at string
-			var order int64
-			if err := rows.Scan(&at, &e.Kind, &e.Detail, &order); err != nil {
+			if err := rows.Scan(&at, &e.Kind, &e.Detail); err != nil {
 				rows.Close()
 				return err
 			}

@@ -23,7 +23,7 @@ const dbName = "registry"
 const schemaVersion = "3"
 
 // schema creates the tables of a new registry; every statement is
-// idempotent. schemaIndexes follow, after any migration (migrations.go).
+// idempotent. schemaIndexes follow, after any migration (migrations).
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS meta (
 		key   TEXT PRIMARY KEY,
@@ -254,11 +254,11 @@ func qInsertEvents(n int) string {
 
 // qEventsOfNode is a node's history: its issue, read from its row (logged as
 // an event only by registries from before schema version 3), then its events.
-// The last column orders the two.
-const qEventsOfNode = `SELECT created_at, 'issued', json_object('nickname', nickname, 'role', role, 'claim_id', claim_id), 0
-	FROM nodes WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE node_id = ?1 AND kind = 'issued')
+const qEventsOfNode = `SELECT at, kind, detail FROM (
+	SELECT created_at AS at, 'issued' AS kind, json_object('nickname', nickname, 'role', role, 'claim_id', claim_id) AS detail, 0 AS ord
+		FROM nodes WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE node_id = ?1 AND kind = 'issued')
 	UNION ALL SELECT at, kind, detail, id FROM events WHERE node_id = ?1
-	ORDER BY 4`
+) ORDER BY ord`
 
 // Images.
 const (
