@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"path/filepath"
 	"slices"
@@ -30,7 +32,7 @@ func TestNodesShowsWhyANodeFailed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		if _, err := r.SetState(ctx, registry.NodeRef{Shard: regTestFQDN, Nickname: "jvb-001"}, registry.StateFailed, reason); err != nil {
+		if _, err := r.SetState(ctx, regapi.NodeRef{Shard: regTestFQDN, Nickname: "jvb-001"}, regapi.StateFailed, reason); err != nil {
 			t.Fatal(err)
 		}
 	}()

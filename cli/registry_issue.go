@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +13,6 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/atomicfile"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
 
 var issueCommand = &command{
@@ -87,7 +88,7 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	if spec.Group != "" {
 		return f.emitGroup(env, spec)
 	}
-	auto := spec.Nickname == "" || spec.Nickname == registry.AutoNickname
+	auto := spec.Nickname == "" || spec.Nickname == regapi.AutoNickname
 	if auto {
 		spec.Nickname = ""
 	}
@@ -117,16 +118,16 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	defer store.Close()
 	nodes, err := store.Claim(ctx, f.claims(spec, auto)...)
 	if err != nil {
-		if spec.Role == node.RoleJMS && errors.Is(err, registry.ErrConflict) {
+		if spec.Role == node.RoleJMS && errors.Is(err, regapi.ErrConflict) {
 			err = fmt.Errorf("%w: a JMS for %s is already issued; retire it first: packer-plugin-jitsi retire jms --jms-fqdn %s",
-				registry.ErrConflict, spec.JMSFQDN, spec.JMSFQDN)
+				regapi.ErrConflict, spec.JMSFQDN, spec.JMSFQDN)
 		}
 		return registryError(err)
 	}
 	if err := f.emit(ctx, env, spec, nodes); err != nil {
 		// Nothing half-done: the claimed nodes go back.
 		for _, n := range nodes {
-			if _, rerr := store.SetState(ctx, registry.NodeRef{ID: n.ID}, registry.StateRetired, issueRolledBack); rerr != nil {
+			if _, rerr := store.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateRetired, issueRolledBack); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("retire node %d (%s) after the failure: %w", n.ID, n.Nickname, rerr))
 			}
 		}
@@ -156,8 +157,8 @@ const issueRolledBack = "issue failed before the user-data was written"
 func (f *issueFlags) check(spec node.Spec, auto bool) error {
 	var errs []error
 	switch {
-	case f.count < 1 || f.count > registry.MaxClaimsPerRequest:
-		errs = append(errs, fmt.Errorf("--count %d: give 1 to %d", f.count, registry.MaxClaimsPerRequest))
+	case f.count < 1 || f.count > regapi.MaxClaimsPerRequest:
+		errs = append(errs, fmt.Errorf("--count %d: give 1 to %d", f.count, regapi.MaxClaimsPerRequest))
 	case f.count > 1 && spec.Role == node.RoleJMS:
 		errs = append(errs, errors.New("--count: a JMS is one node; --count issues bridges"))
 	case f.count > 1 && !auto:
@@ -179,18 +180,18 @@ func (f *issueFlags) check(spec node.Spec, auto bool) error {
 
 // claims are the registry requests for the validated spec. The secret
 // itself stays here: only its fingerprint goes to the registry.
-func (f *issueFlags) claims(spec node.Spec, auto bool) []registry.ClaimRequest {
+func (f *issueFlags) claims(spec node.Spec, auto bool) []regapi.ClaimRequest {
 	nickname := spec.Nickname
 	switch {
 	case spec.Role == node.RoleJMS:
 		nickname = node.JMSNickname
 	case auto:
-		nickname = registry.AutoNickname
+		nickname = regapi.AutoNickname
 	}
-	fp := registry.Fingerprint(spec.JMSFQDN, spec.Secret)
-	reqs := make([]registry.ClaimRequest, f.count)
+	fp := regapi.Fingerprint(spec.JMSFQDN, spec.Secret)
+	reqs := make([]regapi.ClaimRequest, f.count)
 	for i := range reqs {
-		reqs[i] = registry.ClaimRequest{Shard: spec.JMSFQDN, Role: string(spec.Role), Nickname: nickname,
+		reqs[i] = regapi.ClaimRequest{Shard: spec.JMSFQDN, Role: string(spec.Role), Nickname: nickname,
 			ImageID: f.imageID, SecretFingerprint: fp, NewSecret: f.newSecret}
 	}
 	return reqs
@@ -198,7 +199,7 @@ func (f *issueFlags) claims(spec node.Spec, auto bool) []registry.ClaimRequest {
 
 // emit renders every node's user-data, then writes them all; on failure it
 // removes what it wrote.
-func (f *issueFlags) emit(_ context.Context, env Env, spec node.Spec, nodes []registry.Node) error {
+func (f *issueFlags) emit(_ context.Context, env Env, spec node.Spec, nodes []regapi.Node) error {
 	datas := make([][]byte, len(nodes))
 	for i, n := range nodes {
 		s := spec

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,8 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
-
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
 
 var nodesCommand = &command{
@@ -39,7 +39,7 @@ func runNodes(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "nodes", nodesHelp)
 	var st storeFlags
 	st.register(fs)
-	var f registry.Filter
+	var f regapi.Filter
 	var state string
 	fs.StringVar(&f.Shard, "shard", "", "only nodes of this JMS FQDN")
 	fs.StringVar(&state, "state", "", "only nodes in this state: issued, active, failed, draining or retired")
@@ -48,7 +48,7 @@ func runNodes(ctx context.Context, env Env, args []string) error {
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
-	f.State = registry.State(state)
+	f.State = regapi.State(state)
 	store, err := st.open(ctx, env)
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func runNodes(ctx context.Context, env Env, args []string) error {
 	}
 	if *asJSON {
 		if nodes == nil {
-			nodes = []registry.Node{}
+			nodes = []regapi.Node{}
 		}
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
@@ -145,7 +145,7 @@ func runRetire(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	n, err := store.SetState(ctx, registry.NodeRef{Shard: *fqdn, Nickname: pos[0]}, registry.StateRetired, retiredByOperator)
+	n, err := store.SetState(ctx, regapi.NodeRef{Shard: *fqdn, Nickname: pos[0]}, regapi.StateRetired, retiredByOperator)
 	if err != nil {
 		return registryError(err)
 	}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"errors"
 	"fmt"
@@ -186,11 +188,11 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 		}
 		if f.operatorTokenFile == "" {
 			bad("--operator-token-file is required with --api-address")
-		} else if api.OperatorToken, err = httpapi.LoadToken(f.operatorTokenFile); err != nil {
+		} else if api.OperatorToken, err = regapi.LoadToken(f.operatorTokenFile); err != nil {
 			bad("--operator-token-file: %v", err)
 		}
 		if f.nodeTokenFile != "" {
-			if api.NodeToken, err = httpapi.LoadToken(f.nodeTokenFile); err != nil {
+			if api.NodeToken, err = regapi.LoadToken(f.nodeTokenFile); err != nil {
 				bad("--node-token-file: %v", err)
 			}
 		}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"errors"
 	"flag"
@@ -8,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/httpapi"
 )
 
 // storeFlags choose the registry a command works on: the embedded one in a
@@ -38,7 +39,7 @@ func defaultDataDir(env Env) (string, error) {
 }
 
 // open returns the chosen registry; the caller closes it.
-func (f *storeFlags) open(ctx context.Context, env Env) (registry.Store, error) {
+func (f *storeFlags) open(ctx context.Context, env Env) (regapi.Store, error) {
 	if f.url != "" {
 		var errs []error
 		if f.dataDir != "" {
@@ -50,15 +51,15 @@ func (f *storeFlags) open(ctx context.Context, env Env) (registry.Store, error) 
 		if len(errs) > 0 {
 			return nil, &UsageError{Err: errors.Join(errs...)}
 		}
-		tok, err := httpapi.LoadToken(f.tokenFile)
+		tok, err := regapi.LoadToken(f.tokenFile)
 		if err != nil {
 			return nil, usageErrorf("--token-file: %w", err)
 		}
-		var opts []httpapi.ClientOption
+		var opts []regapi.ClientOption
 		if f.caFile != "" {
-			opts = append(opts, httpapi.WithCAFile(f.caFile))
+			opts = append(opts, regapi.WithCAFile(f.caFile))
 		}
-		c, err := httpapi.NewClient(f.url, tok, opts...)
+		c, err := regapi.NewClient(f.url, tok, opts...)
 		if err != nil {
 			return nil, usageErrorf("--registry: %w", err)
 		}
@@ -86,8 +87,8 @@ func (f *storeFlags) open(ctx context.Context, env Env) (registry.Store, error) 
 // registryError marks the registry's refusals of the request itself (exit
 // code 2, the user must change something) apart from failures (exit code 1).
 func registryError(err error) error {
-	for _, bad := range []error{registry.ErrInvalid, registry.ErrConflict, registry.ErrSecretMismatch,
-		registry.ErrTransition, registry.ErrNotFound} {
+	for _, bad := range []error{regapi.ErrInvalid, regapi.ErrConflict, regapi.ErrSecretMismatch,
+		regapi.ErrTransition, regapi.ErrNotFound} {
 		if errors.Is(err, bad) {
 			return &UsageError{Err: err}
 		}

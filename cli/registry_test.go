@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,7 +19,6 @@ import (
 	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
 
 const (
@@ -73,9 +74,9 @@ func (c *regCLI) file(name, content string) string {
 	return p
 }
 
-func (c *regCLI) nodes(args ...string) []registry.Node {
+func (c *regCLI) nodes(args ...string) []regapi.Node {
 	c.t.Helper()
-	var nodes []registry.Node
+	var nodes []regapi.Node
 	out := c.must(append([]string{"nodes", "--json"}, args...)...)
 	if err := json.Unmarshal([]byte(out), &nodes); err != nil {
 		c.t.Fatalf("nodes --json: %v\n%s", err, out)
@@ -83,7 +84,7 @@ func (c *regCLI) nodes(args ...string) []registry.Node {
 	return nodes
 }
 
-func nicks(nodes []registry.Node) []string {
+func nicks(nodes []regapi.Node) []string {
 	var out []string
 	for _, n := range nodes {
 		out = append(out, n.Nickname)
@@ -103,7 +104,7 @@ func TestIssueListRetireOnTheEmbeddedRegistry(t *testing.T) {
 		t.Fatalf("--out %s: %v %v", jmsOut, st, err)
 	}
 	out := c.must("issue", "--role", "jvb", "--jms-fqdn", regTestFQDN, "--secret-file", secret, "--count", "3", "--out-dir", dir, "--json")
-	var issued []registry.Node
+	var issued []regapi.Node
 	if err := json.Unmarshal([]byte(out), &issued); err != nil || len(issued) != 3 {
 		t.Fatalf("issue --json: %v\n%s", err, out)
 	}
@@ -321,7 +322,7 @@ func TestIssueRollsBackWhenUserDataCannotBeWritten(t *testing.T) {
 		t.Errorf("jvb-001.yaml was left behind: %v", err)
 	}
 	for _, n := range c.nodes("--shard", regTestFQDN) {
-		if n.State != registry.StateRetired || n.Reason != issueRolledBack {
+		if n.State != regapi.StateRetired || n.Reason != issueRolledBack {
 			t.Errorf("%s: %s %q, want retired with %q", n.Nickname, n.State, n.Reason, issueRolledBack)
 		}
 	}

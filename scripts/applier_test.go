@@ -1,6 +1,8 @@
 package scripts_test
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"bytes"
 	"context"
 	"io"
@@ -26,7 +28,7 @@ const (
 
 // registryAPI is a real embedded dqlite registry behind the real HTTP API on
 // 127.0.0.1, stopped when the test ends.
-func registryAPI(t *testing.T) (registry.Store, string) {
+func registryAPI(t *testing.T) (regapi.Store, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -93,19 +95,19 @@ instance_id() { printf '%s' "$TEST_INSTANCE_ID"; }
 	return out.String(), errb.String(), err
 }
 
-func liveNode(t *testing.T, store registry.Store, nickname string) registry.Node {
+func liveNode(t *testing.T, store regapi.Store, nickname string) regapi.Node {
 	t.Helper()
-	nodes, err := store.Nodes(context.Background(), registry.Filter{Shard: fqdn})
+	nodes, err := store.Nodes(context.Background(), regapi.Filter{Shard: fqdn})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		if n.Nickname == nickname && n.State != registry.StateRetired {
+		if n.Nickname == nickname && n.State != regapi.StateRetired {
 			return n
 		}
 	}
 	t.Fatalf("no live node %s in %v", nickname, nodes)
-	return registry.Node{}
+	return regapi.Node{}
 }
 
 // TestGroupBridgeClaimsThroughTheAPI: the applier's claim, as a group bridge
@@ -120,7 +122,7 @@ func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 	if err != nil || nick != "jvb-001" {
 		t.Fatalf("first bridge: %q, %v\n%s", nick, err, stderr)
 	}
-	if n := liveNode(t, store, "jvb-001"); n.InstanceID != "i-aaa" || n.State != registry.StateIssued {
+	if n := liveNode(t, store, "jvb-001"); n.InstanceID != "i-aaa" || n.State != regapi.StateIssued {
 		t.Errorf("registry row: %+v", n)
 	}
 	if nick, _, _ := applier(t, dir, t.TempDir(), "i-bbb", claim); nick != "jvb-002" {
@@ -134,7 +136,7 @@ func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 	if nick, _, _ := applier(t, dir, stateA, "i-other", claim); nick != "jvb-001" {
 		t.Errorf("second run got %q, want the saved jvb-001", nick)
 	}
-	if nodes, _ := store.Nodes(context.Background(), registry.Filter{Shard: fqdn}); len(nodes) != 2 {
+	if nodes, _ := store.Nodes(context.Background(), regapi.Filter{Shard: fqdn}); len(nodes) != 2 {
 		t.Errorf("want 2 nodes, got %d", len(nodes))
 	}
 
@@ -142,7 +144,7 @@ func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 	if _, stderr, err := applier(t, dir, stateA, "i-aaa", `claim_nickname; report_state active`); err != nil {
 		t.Fatalf("report: %v\n%s", err, stderr)
 	}
-	if n := liveNode(t, store, "jvb-001"); n.State != registry.StateActive {
+	if n := liveNode(t, store, "jvb-001"); n.State != regapi.StateActive {
 		t.Errorf("after report: state %s", n.State)
 	}
 	if strings.Contains(stderr, nodeToken) {
@@ -156,7 +158,7 @@ func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 		t.Fatal("die exited 0")
 	}
 	n := liveNode(t, store, "jvb-001")
-	if n.State != registry.StateFailed || !strings.HasPrefix(n.Reason, "the JMS refused the bridge's XMPP login (not-authorized)") || len(n.Reason) > 400 {
+	if n.State != regapi.StateFailed || !strings.HasPrefix(n.Reason, "the JMS refused the bridge's XMPP login (not-authorized)") || len(n.Reason) > 400 {
 		t.Errorf("after die: state %s reason %q\n%s", n.State, n.Reason, stderr)
 	}
 }
@@ -167,7 +169,7 @@ func TestJMSReportsItsState(t *testing.T) {
 	store, url := registryAPI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := store.Claim(ctx, registry.ClaimRequest{Shard: fqdn, Role: string(node.RoleJMS), Nickname: node.JMSNickname}); err != nil {
+	if _, err := store.Claim(ctx, regapi.ClaimRequest{Shard: fqdn, Role: string(node.RoleJMS), Nickname: node.JMSNickname}); err != nil {
 		t.Fatal(err)
 	}
 	dir := specDir(t, node.Spec{Role: node.RoleJMS, JMSFQDN: fqdn, Secret: "s3cret",
@@ -175,7 +177,7 @@ func TestJMSReportsItsState(t *testing.T) {
 	if _, stderr, err := applier(t, dir, t.TempDir(), "i-jms", `report_state active`); err != nil {
 		t.Fatalf("report: %v\n%s", err, stderr)
 	}
-	if n := liveNode(t, store, node.JMSNickname); n.State != registry.StateActive || n.Role != string(node.RoleJMS) {
+	if n := liveNode(t, store, node.JMSNickname); n.State != regapi.StateActive || n.Role != string(node.RoleJMS) {
 		t.Errorf("after the JMS's report: %+v", n)
 	}
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -137,52 +136,4 @@ func planRelease(n int64, below, above *numRange) rangeChange {
 	}
 	ch.Insert = append(ch.Insert, merged)
 	return ch
-}
-
-// transitions lists the state changes a node may make. Moving forward may
-// skip states (issued → retired: a node that never booted); draining → active
-// is a cancelled scale-in; failed is entered from issued or active (first boot
-// or a later re-run could not configure the node) and left by recovering
-// (→ active after a fix) or going (→ draining, → retired). Retired is final.
-var transitions = map[State][]State{
-	StateIssued:   {StateActive, StateFailed, StateDraining, StateRetired},
-	StateActive:   {StateFailed, StateDraining, StateRetired},
-	StateFailed:   {StateActive, StateDraining, StateRetired},
-	StateDraining: {StateActive, StateRetired},
-	StateRetired:  nil,
-}
-
-// checkTransition says whether a node may move from one state to another;
-// staying put is allowed (SetState makes it a no-op or a new reason).
-func checkTransition(from, to State) error {
-	if from == to {
-		return nil
-	}
-	next := transitions[from]
-	if slices.Contains(next, to) {
-		return nil
-	}
-	if from == StateRetired {
-		return fmt.Errorf("%w: the node is retired (final); issue a new node instead", ErrTransition)
-	}
-	return fmt.Errorf("%w: %s → %s: from %s a node may go to %s only", ErrTransition, from, to, from, joinStates(next, " or "))
-}
-
-// validState reports whether s is one of States.
-func validState(s State) bool { return slices.Contains(States, s) }
-
-// joinStates lists states for messages: "active, failed or retired".
-func joinStates(states []State, last string) string {
-	var b strings.Builder
-	for i, s := range states {
-		switch {
-		case i == 0:
-		case i == len(states)-1:
-			b.WriteString(last)
-		default:
-			b.WriteString(", ")
-		}
-		b.WriteString(string(s))
-	}
-	return b.String()
 }

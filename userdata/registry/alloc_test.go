@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"errors"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -234,58 +233,5 @@ func TestAllocationModel(t *testing.T) {
 				t.Fatalf("step %d: ranges %v and %v overlap or touch (should have merged)", step, rs[i-1], rs[i])
 			}
 		}
-	}
-}
-
-func TestNormalizeClaims(t *testing.T) {
-	out, newIDs, err := normalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out[0].Nickname != AutoNickname || !strings.HasPrefix(out[0].ClaimID, "c-") || !newIDs {
-		t.Errorf("defaults not filled in: %+v (new ids: %v)", out[0], newIDs)
-	}
-	if _, newIDs, _ := normalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb", ClaimID: "given"}}); newIDs {
-		t.Error("a given claim id counted as generated")
-	}
-	_, _, err = normalizeClaims([]ClaimRequest{
-		{Shard: "Meet.Example.org", Role: "jvb", Nickname: "JVB 1", ClaimID: "a b"},
-		{Shard: "", Role: "web", ClaimID: "x", SecretFingerprint: "sha:1"},
-		{Shard: "meet.example.org", Role: "jvb", ClaimID: "x", NewSecret: true},
-	})
-	if !errors.Is(err, ErrInvalid) {
-		t.Fatalf("err = %v, want ErrInvalid", err)
-	}
-	for _, want := range []string{
-		"claims[0].shard:", "claims[0].nickname:", "claims[0].claim_id:", "claims[1].shard: is required",
-		`claims[1].role: "web" is not a role`, "claims[1].secret_fingerprint:", "claims[2].claim_id:", "claims[2].new_secret:",
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-}
-
-func TestFingerprint(t *testing.T) {
-	a := Fingerprint("meet.example.org", "s3cret")
-	if !validFingerprint(a) {
-		t.Fatalf("Fingerprint gave %q, which validFingerprint refuses", a)
-	}
-	if a != Fingerprint("meet.example.org", "s3cret") {
-		t.Error("Fingerprint is not deterministic")
-	}
-	if strings.Contains(a, "s3cret") || len(a) != len("v1:")+4 {
-		t.Errorf("fingerprint %q must be 16 bits, nothing of the secret", a)
-	}
-	// Salted per shard: across 8 shards one secret does not give one value.
-	seen := map[string]bool{}
-	for _, s := range []string{"a.example.org", "b.example.org", "c.example.org", "d.example.org", "e.example.org", "f.example.org", "g.example.org", "h.example.org"} {
-		seen[Fingerprint(s, "s3cret")] = true
-	}
-	if len(seen) < 4 {
-		t.Errorf("fingerprints of one secret over 8 shards take only %d values: salt not applied?", len(seen))
-	}
-	if Fingerprint("meet.example.org", "other") == a && Fingerprint("meet.example.org", "third") == a {
-		t.Error("different secrets give the same fingerprint")
 	}
 }

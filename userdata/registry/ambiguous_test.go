@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"database/sql/driver"
 	"slices"
 	"sync/atomic"
@@ -39,11 +41,11 @@ func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 	if names := nicknames(got); !slices.Equal(names, series("jvb", workers*each)) {
 		t.Fatalf("answers are not exactly jvb-001…jvb-%03d: %v", workers*each, names)
 	}
-	stored, err := r.Nodes(ctx, Filter{})
+	stored, err := r.Nodes(ctx, regapi.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	byID := map[int64]Node{}
+	byID := map[int64]regapi.Node{}
 	for _, n := range stored {
 		byID[n.ID] = n
 	}
@@ -56,8 +58,8 @@ func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 		}
 	}
 	// A retire whose commit "fails" after applying: the retry is a no-op.
-	n, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-003"}, StateRetired, "")
-	if err != nil || n.State != StateRetired {
+	n, err := r.SetState(ctx, regapi.NodeRef{Shard: testShard, Nickname: "jvb-003"}, regapi.StateRetired, "")
+	if err != nil || n.State != regapi.StateRetired {
 		t.Fatalf("retire through an ambiguous commit: %+v, %v", n, err)
 	}
 	r.faultAfterCommit = nil

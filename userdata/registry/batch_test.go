@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"slices"
 	"sync"
 	"testing"
@@ -18,8 +20,8 @@ func TestBatcherWaitsForCallersThatCameDuringACommit(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	unit := func() *claimUnit {
 		req := jvb("")
-		req.ClaimID = NewClaimID()
-		return &claimUnit{ctx: ctx, reqs: []ClaimRequest{req}, done: make(chan struct{})}
+		req.ClaimID = regapi.NewClaimID()
+		return &claimUnit{ctx: ctx, reqs: []regapi.ClaimRequest{req}, done: make(chan struct{})}
 	}
 	// The window is long so that only the demand decides when a batch closes.
 	b = newBatcher(5*time.Second, 1024, func(units []*claimUnit) {

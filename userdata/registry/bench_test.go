@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"fmt"
 	"slices"
 	"sync"
@@ -26,7 +28,7 @@ const benchClaimers = 16
 func BenchmarkClaim16(b *testing.B) {
 	b.Run("nodes=1", func(b *testing.B) {
 		r, _ := openTemp(b)
-		benchClaims(b, []Store{r})
+		benchClaims(b, []regapi.Store{r})
 		b.ReportMetric(float64(b.N)/float64(r.batches.Load()), "claims/tx")
 	})
 	// Claims enter through the leader, as behind a load balancer that routes
@@ -34,18 +36,18 @@ func BenchmarkClaim16(b *testing.B) {
 	b.Run("nodes=3", func(b *testing.B) {
 		c := startCluster(b, 3)
 		r := c.nodes[c.leader()]
-		benchClaims(b, []Store{r})
+		benchClaims(b, []regapi.Store{r})
 		b.ReportMetric(float64(b.N)/float64(r.batches.Load()), "claims/tx")
 	})
 	// Claims enter through all three nodes: three group commits take turns
 	// at the leader's write lock, each with a third of the claims.
 	b.Run("nodes=3/all-entry", func(b *testing.B) {
 		c := startCluster(b, 3)
-		benchClaims(b, []Store{c.nodes[0], c.nodes[1], c.nodes[2]})
+		benchClaims(b, []regapi.Store{c.nodes[0], c.nodes[1], c.nodes[2]})
 	})
 }
 
-func benchClaims(b *testing.B, stores []Store) {
+func benchClaims(b *testing.B, stores []regapi.Store) {
 	ctx := testCtx(b, 10*time.Minute)
 	lat := make([][]time.Duration, benchClaimers)
 	names := make([][]string, benchClaimers)
@@ -121,8 +123,8 @@ func fill(b *testing.B, r *Registry, n int) {
 	start := time.Now()
 	var ids []int64
 	for done := 0; done < n; {
-		k := min(MaxClaimsPerRequest, n-done)
-		reqs := make([]ClaimRequest, k)
+		k := min(regapi.MaxClaimsPerRequest, n-done)
+		reqs := make([]regapi.ClaimRequest, k)
 		for i := range reqs {
 			reqs[i] = jvb("")
 		}
@@ -136,7 +138,7 @@ func fill(b *testing.B, r *Registry, n int) {
 		done += k
 	}
 	for i := 50; i < len(ids); i += 100 {
-		if _, err := r.SetState(ctx, NodeRef{ID: ids[i]}, StateRetired, ""); err != nil {
+		if _, err := r.SetState(ctx, regapi.NodeRef{ID: ids[i]}, regapi.StateRetired, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

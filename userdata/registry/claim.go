@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -14,8 +16,8 @@ import (
 // transactions (group commit); each returns only after its commit. A claim id
 // seen before returns the node it produced, so a caller that timed out or lost
 // its connection retries with the same ids and never gets a second node.
-func (r *Registry) Claim(ctx context.Context, reqs ...ClaimRequest) ([]Node, error) {
-	norm, newIDs, err := normalizeClaims(reqs)
+func (r *Registry) Claim(ctx context.Context, reqs ...regapi.ClaimRequest) ([]regapi.Node, error) {
+	norm, newIDs, err := regapi.NormalizeClaims(reqs)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -29,7 +31,7 @@ func (r *Registry) Claim(ctx context.Context, reqs ...ClaimRequest) ([]Node, err
 // execClaims runs one group-commit batch and sets every unit's outcome.
 func (r *Registry) execClaims(units []*claimUnit) {
 	out, err := r.claimBatch(units)
-	if err != nil && len(units) > 1 && !errors.Is(err, ErrUnavailable) {
+	if err != nil && len(units) > 1 && !errors.Is(err, regapi.ErrUnavailable) {
 		// The batch failed as a whole on something other than availability
 		// (it should not): run each unit alone so one bad claim cannot fail
 		// the others.
@@ -92,7 +94,7 @@ func (r *Registry) claimBatch(units []*claimUnit) ([]unitOutcome, error) {
 }
 
 type unitOutcome struct {
-	nodes []Node
+	nodes []regapi.Node
 	err   error
 }
 
@@ -111,7 +113,7 @@ type seriesKey struct {
 // newNode is a claim that will become a row.
 type newNode struct {
 	unit, idx int
-	req       ClaimRequest
+	req       regapi.ClaimRequest
 	shard     *shardRow
 	nickname  string // empty until allocated
 }
@@ -152,7 +154,7 @@ func (t *claimTx) run(units []*claimUnit, lookup bool) ([]unitOutcome, error) {
 	if err := t.loadShards(fqdns, needFP); err != nil {
 		return nil, err
 	}
-	existing := map[string]Node{}
+	existing := map[string]regapi.Node{}
 	if lookup {
 		var err error
 		if existing, err = t.existingClaims(claimIDs); err != nil {
@@ -163,7 +165,7 @@ func (t *claimTx) run(units []*claimUnit, lookup bool) ([]unitOutcome, error) {
 	out := make([]unitOutcome, len(units))
 	var fresh []*newNode
 	for ui, u := range units {
-		out[ui].nodes = make([]Node, len(u.reqs))
+		out[ui].nodes = make([]regapi.Node, len(u.reqs))
 		nodes, err := t.admitUnit(ui, u, existing, out[ui].nodes)
 		if err != nil {
 			var ue unitError
@@ -226,8 +228,8 @@ func (t *claimTx) loadShards(fqdns []string, needFP map[string]bool) error {
 	return nil
 }
 
-func (t *claimTx) existingClaims(ids []string) (map[string]Node, error) {
-	found := map[string]Node{}
+func (t *claimTx) existingClaims(ids []string) (map[string]regapi.Node, error) {
+	found := map[string]regapi.Node{}
 	for chunk := range slices.Chunk(ids, maxRowsPerInsert) {
 		nodes, err := queryNodes(t.ctx, t.c, qNodesByClaimID(len(chunk)), anySlice(chunk)...)
 		if err != nil {
@@ -243,14 +245,14 @@ func (t *claimTx) existingClaims(ids []string) (map[string]Node, error) {
 // admitUnit checks a unit's claims, reserves its explicit nicknames and
 // returns the claims that become new rows. Claims already recorded are
 // answered from existing. A unitError rejects the unit (and undoes its writes).
-func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]Node, answers []Node) ([]*newNode, error) {
+func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]regapi.Node, answers []regapi.Node) ([]*newNode, error) {
 	var fresh []*newNode
 	var problems []error
 	fps := map[*shardRow]string{}
 	for i, r := range u.reqs {
 		if n, ok := existing[r.ClaimID]; ok {
 			if n.Shard != r.Shard || n.Role != r.Role {
-				problems = append(problems, fmt.Errorf("%w: claim id %q was already used for a %s node of %s", ErrInvalid, r.ClaimID, n.Role, n.Shard))
+				problems = append(problems, fmt.Errorf("%w: claim id %q was already used for a %s node of %s", regapi.ErrInvalid, r.ClaimID, n.Role, n.Shard))
 			}
 			answers[i] = n
 			continue
@@ -270,7 +272,7 @@ func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]Node, answ
 					where = fmt.Sprintf(" (claims[%d])", i)
 				}
 				problems = append(problems, fmt.Errorf("%w: %s was issued with a different secret%s; if the JMS's secret changed on purpose, issue with the new secret and --new-secret",
-					ErrSecretMismatch, r.Shard, where))
+					regapi.ErrSecretMismatch, r.Shard, where))
 			}
 		}
 		fresh = append(fresh, &newNode{unit: ui, idx: i, req: r, shard: s})
@@ -284,7 +286,7 @@ func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]Node, answ
 	// a later name of the unit is refused.
 	var explicit []*newNode
 	for _, n := range fresh {
-		if n.req.Nickname != AutoNickname {
+		if n.req.Nickname != regapi.AutoNickname {
 			explicit = append(explicit, n)
 		}
 	}
@@ -328,14 +330,14 @@ func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]Node, answ
 func (t *claimTx) reserve(n *newNode, inBatch bool) error {
 	name, shard := n.req.Nickname, n.shard
 	if inBatch {
-		return unitError{fmt.Errorf("%w: %s in shard %s is claimed twice in this batch", ErrConflict, name, shard.fqdn)}
+		return unitError{fmt.Errorf("%w: %s in shard %s is claimed twice in this batch", regapi.ErrConflict, name, shard.fqdn)}
 	}
 	var holder int64
 	err := t.c.scanRow(t.ctx, qLiveNicknameTaken, []any{shard.id, name}, &holder)
 	switch {
 	case err == nil:
 		return unitError{fmt.Errorf("%w: %s in shard %s is held by node %d; retire it first or pick another name (or %q)",
-			ErrConflict, name, shard.fqdn, holder, AutoNickname)}
+			regapi.ErrConflict, name, shard.fqdn, holder, regapi.AutoNickname)}
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("check nickname: %w", err)
 	}

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +45,7 @@ func (r *Registry) fastSeries(units []*claimUnit) (key seriesKey, lo int64, ok b
 	k := 0
 	for _, u := range units {
 		for _, q := range u.reqs {
-			if q.Nickname != AutoNickname || q.SecretFingerprint != "" {
+			if q.Nickname != regapi.AutoNickname || q.SecretFingerprint != "" {
 				return key, 0, false
 			}
 			if k == 0 {
@@ -78,7 +80,7 @@ func (r *Registry) claimFast(units []*claimUnit, key seriesKey, lo int64) ([]uni
 		tried := make([]bool, len(units))
 		for ui, u := range units {
 			tried[ui], u.tried = u.tried, true
-			out[ui].nodes = make([]Node, len(u.reqs))
+			out[ui].nodes = make([]regapi.Node, len(u.reqs))
 			for i, q := range u.reqs {
 				n := &newNode{unit: ui, idx: i, req: q, shard: s}
 				n.nickname = formatNickname(key.prefix, lo+int64(len(fresh)))

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"testing"
 	"time"
 )
@@ -31,7 +33,7 @@ func TestFastClaimMissesOnStaleHintAndTakesTheLowest(t *testing.T) {
 	}
 	// Retiring jvb-001 puts a free range below the remembered one: the
 	// compare-and-swap must fail rather than hand out jvb-004.
-	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-001"}, StateRetired, ""); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{Shard: testShard, Nickname: "jvb-001"}, regapi.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
 	before := r.fastCommits.Load()
@@ -76,7 +78,7 @@ func TestFastClaimRepeatedClaimIDReturnsTheRecordedNode(t *testing.T) {
 	if got := claimOne(t, r, jvb("")).Nickname; got != "jvb-003" {
 		t.Errorf("next auto gave %s, want jvb-003", got)
 	}
-	all, err := r.Nodes(ctx, Filter{})
+	all, err := r.Nodes(ctx, regapi.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

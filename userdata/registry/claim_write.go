@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -132,15 +134,15 @@ func (t *claimTx) insert(fresh []*newNode, out []unitOutcome) error {
 }
 
 // issued is the node n became: row id, issued at at.
-func (n *newNode) issued(id int64, at time.Time) Node {
-	return Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
-		State: StateIssued, ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
+func (n *newNode) issued(id int64, at time.Time) regapi.Node {
+	return regapi.Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
+		State: regapi.StateIssued, ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
 }
 
 func (t *claimTx) nodeArgs(nodes []*newNode) []any {
 	args := make([]any, 0, len(nodes)*nodeInsertColumnCount)
 	for _, n := range nodes {
-		args = append(args, n.req.ClaimID, n.shard.id, n.req.Role, n.nickname, string(StateIssued),
+		args = append(args, n.req.ClaimID, n.shard.id, n.req.Role, n.nickname, string(regapi.StateIssued),
 			n.req.ImageID, n.req.InstanceID, t.at, t.at)
 	}
 	return args

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"sync"
 	"testing"
@@ -154,14 +156,14 @@ func peerCert(t testing.TB) *PeerTLS {
 
 // claimUntilAcked retries one claim with the same claim id until it is
 // acknowledged, as a well-behaved client does, or ctx ends.
-func claimUntilAcked(ctx context.Context, s Store, req ClaimRequest, onErr func(error)) (Node, error) {
+func claimUntilAcked(ctx context.Context, s regapi.Store, req regapi.ClaimRequest, onErr func(error)) (regapi.Node, error) {
 	for {
 		nodes, err := s.Claim(ctx, req)
 		if err == nil {
 			return nodes[0], nil
 		}
 		if ctx.Err() != nil {
-			return Node{}, err
+			return regapi.Node{}, err
 		}
 		onErr(err)
 		time.Sleep(20 * time.Millisecond)

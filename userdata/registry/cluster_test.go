@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"errors"
 	"fmt"
 	"slices"
@@ -32,7 +34,7 @@ func TestClusterFailover(t *testing.T) {
 	const claimers, each = 16, 40
 	var (
 		mu       sync.Mutex
-		acked    = map[string]Node{}
+		acked    = map[string]regapi.Node{}
 		ackTimes []time.Time
 		errCount atomic.Int64
 		total    atomic.Int64
@@ -81,11 +83,11 @@ func TestClusterFailover(t *testing.T) {
 	t.Logf("leader %d crashed after %d claims; longest pause in acknowledgements after it: %s; %d failed attempts retried",
 		lead, claimers*each/4, gap.Round(time.Millisecond), errCount.Load())
 
-	nodes, err := survivors[0].Nodes(ctx, Filter{Shard: testShard})
+	nodes, err := survivors[0].Nodes(ctx, regapi.Filter{Shard: testShard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	byClaim := map[string]Node{}
+	byClaim := map[string]regapi.Node{}
 	for _, n := range nodes {
 		byClaim[n.ClaimID] = n
 	}
@@ -112,7 +114,7 @@ func TestClusterRestartKeepsRows(t *testing.T) {
 	}
 	c := startCluster(t, 3, WithPeerTLS(peerCert(t)))
 	ctx := testCtx(t, 90*time.Second)
-	var reqs []ClaimRequest
+	var reqs []regapi.ClaimRequest
 	for range 50 {
 		reqs = append(reqs, jvb(""))
 	}
@@ -120,17 +122,17 @@ func TestClusterRestartKeepsRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.nodes[2].SetState(ctx, NodeRef{ID: before[7].ID}, StateRetired, ""); err != nil {
+	if _, err := c.nodes[2].SetState(ctx, regapi.NodeRef{ID: before[7].ID}, regapi.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
-	before[7].State = StateRetired
+	before[7].State = regapi.StateRetired
 	start := time.Now()
 	c.stopAll()
 	t.Logf("stopped 3 nodes in %s", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	c.restartAll()
 	t.Logf("restarted 3 nodes in %s", time.Since(start).Round(time.Millisecond))
-	after, err := c.nodes[0].Nodes(ctx, Filter{})
+	after, err := c.nodes[0].Nodes(ctx, regapi.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func TestClusterQuorumLossFailsClearlyInBoundedTime(t *testing.T) {
 	start := time.Now()
 	_, err := c.nodes[survivor].Claim(ctx, jvb(""))
 	took := time.Since(start)
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "majority") {
+	if !errors.Is(err, regapi.ErrUnavailable) || !strings.Contains(err.Error(), "majority") {
 		t.Fatalf("claim without quorum: err = %v, want ErrUnavailable explaining the lost majority", err)
 	}
 	if took > writeTimeout+3*time.Second {
@@ -174,7 +176,7 @@ func TestClusterQuorumLossFailsClearlyInBoundedTime(t *testing.T) {
 	}
 	t.Logf("claim without quorum failed after %s: %v", took.Round(time.Millisecond), err)
 	start = time.Now()
-	if _, err := c.nodes[survivor].Nodes(ctx, Filter{}); !errors.Is(err, ErrUnavailable) {
+	if _, err := c.nodes[survivor].Nodes(ctx, regapi.Filter{}); !errors.Is(err, regapi.ErrUnavailable) {
 		t.Errorf("list without quorum: err = %v, want ErrUnavailable", err)
 	}
 	if took := time.Since(start); took > writeTimeout+3*time.Second {

@@ -12,8 +12,9 @@
 //	_, err = r.RecordImage(ctx, img)
 //	err = r.Close()
 //
-// Store is the same verbs as an interface; the HTTP client in
-// userdata/registry/httpapi implements it for a remote cluster.
+// regapi.Store is the same verbs as an interface (the records, requests and
+// errors are package regapi's, which has no cgo); regapi.Client implements it
+// for a remote cluster through the HTTP API of userdata/registry/httpapi.
 //
 // # States
 //

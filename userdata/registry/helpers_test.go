@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"fmt"
 	"os"
@@ -36,7 +38,7 @@ func openAt(t testing.TB, dir string, opts ...Option) *Registry {
 	return r
 }
 
-func claimOne(t testing.TB, s Store, req ClaimRequest) Node {
+func claimOne(t testing.TB, s regapi.Store, req regapi.ClaimRequest) regapi.Node {
 	t.Helper()
 	nodes, err := s.Claim(testCtx(t, 20*time.Second), req)
 	if err != nil {
@@ -48,12 +50,12 @@ func claimOne(t testing.TB, s Store, req ClaimRequest) Node {
 	return nodes[0]
 }
 
-func jvb(nickname string) ClaimRequest {
-	return ClaimRequest{Shard: testShard, Role: "jvb", Nickname: nickname}
+func jvb(nickname string) regapi.ClaimRequest {
+	return regapi.ClaimRequest{Shard: testShard, Role: "jvb", Nickname: nickname}
 }
 
 // nicknames returns the sorted nicknames of nodes.
-func nicknames(nodes []Node) []string {
+func nicknames(nodes []regapi.Node) []string {
 	out := make([]string, len(nodes))
 	for i, n := range nodes {
 		out[i] = n.Nickname
@@ -86,10 +88,10 @@ func TestMain(m *testing.M) {
 
 // claimConcurrently has workers goroutines each claim `each` bridges with an
 // auto nickname, one claim per call, and returns every node acknowledged.
-func claimConcurrently(t *testing.T, ctx context.Context, r *Registry, workers, each int) []Node {
+func claimConcurrently(t *testing.T, ctx context.Context, r *Registry, workers, each int) []regapi.Node {
 	t.Helper()
 	var mu sync.Mutex
-	var got []Node
+	var got []regapi.Node
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +42,7 @@ func lockDir(ctx context.Context, dir string, timeout time.Duration, notice func
 			f.Close()
 			return nil, fmt.Errorf("%w: %s is locked by %s and was not released within %s; "+
 				"wait for it to finish, or use another --data-dir (a running `registry serve` keeps it: use --registry URL instead)",
-				ErrLocked, dir, holder, timeout)
+				regapi.ErrLocked, dir, holder, timeout)
 		}
 		if tries == 0 {
 			notice(fmt.Sprintf("registry data directory %s is in use by %s; waiting up to %s for it", dir, readHolder(f), timeout))

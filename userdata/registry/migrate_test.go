@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"errors"
 	"os"
@@ -32,7 +34,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if err := r.db.QueryRowContext(ctx, `SELECT released FROM nodes WHERE nickname = 'jvb-002'`).Scan(&released); err != nil || released != 2 {
 		t.Errorf("retired jvb-002: released = %d (%v), want its id 2", released, err)
 	}
-	if _, err := r.Claim(ctx, jvb("jvb-001")); !errors.Is(err, ErrConflict) {
+	if _, err := r.Claim(ctx, jvb("jvb-001")); !errors.Is(err, regapi.ErrConflict) {
 		t.Errorf("claiming live jvb-001 again: %v, want ErrConflict", err)
 	}
 	if got := claimOne(t, r, jvb("")).Nickname; got != "jvb-002" {
@@ -49,7 +51,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 		t.Errorf("history of a node issued by version 2: %+v, want its logged issue once", old)
 	}
 	newer := claimOne(t, r, jvb(""))
-	if _, err := r.SetState(ctx, NodeRef{ID: newer.ID}, StateActive, ""); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: newer.ID}, regapi.StateActive, ""); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := r.Events(ctx, newer.ID)

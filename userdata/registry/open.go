@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -47,7 +49,7 @@ type Registry struct {
 	faultAfterCommit func() error
 }
 
-var _ Store = (*Registry)(nil)
+var _ regapi.Store = (*Registry)(nil)
 
 // handoverTimeout bounds Close's attempt to pass leadership on; the last
 // nodes of a cluster being shut down have nobody to pass it to.
@@ -66,10 +68,10 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 		opt(&o)
 	}
 	if len(o.join) > 0 && o.address == "" {
-		return nil, fmt.Errorf("open registry: %w: joining a cluster needs this node's own address (WithAddress / --address) that the others can reach", ErrInvalid)
+		return nil, fmt.Errorf("open registry: %w: joining a cluster needs this node's own address (WithAddress / --address) that the others can reach", regapi.ErrInvalid)
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("open registry: %w: the data directory is empty", ErrInvalid)
+		return nil, fmt.Errorf("open registry: %w: the data directory is empty", regapi.ErrInvalid)
 	}
 
 	// Unwind a partial start-up in reverse order.
@@ -147,7 +149,7 @@ func raftAddress(dir, want string) (string, error) {
 		addr := strings.TrimSpace(string(saved))
 		if want != "" && want != addr {
 			return "", fmt.Errorf("%w: address %s differs from %s saved in %s: a node keeps its address for life (use a new data directory for a new node)",
-				ErrInvalid, want, addr, path)
+				regapi.ErrInvalid, want, addr, path)
 		}
 		return addr, nil
 	case !errors.Is(err, os.ErrNotExist):
@@ -159,7 +161,7 @@ func raftAddress(dir, want string) (string, error) {
 			return "", err
 		}
 	} else if _, _, err := net.SplitHostPort(addr); err != nil {
-		return "", fmt.Errorf("%w: address %q: want HOST:PORT: %v", ErrInvalid, addr, err)
+		return "", fmt.Errorf("%w: address %q: want HOST:PORT: %v", regapi.ErrInvalid, addr, err)
 	}
 	if err := atomicfile.Write(path, []byte(addr+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("save raft address: %w", err)
@@ -230,7 +232,7 @@ type Member struct {
 func (r *Registry) Members(ctx context.Context) ([]Member, error) {
 	cli, err := r.app.FindLeader(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list members: %w: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("list members: %w: %w", regapi.ErrUnavailable, err)
 	}
 	defer cli.Close()
 	nodes, err := cli.Cluster(ctx)
@@ -281,7 +283,7 @@ func (r *Registry) Close() error {
 func (r *Registry) IsLeader(ctx context.Context) (bool, error) {
 	cli, err := r.app.FindLeader(ctx)
 	if err != nil {
-		return false, fmt.Errorf("find leader: %w: %w", ErrUnavailable, err)
+		return false, fmt.Errorf("find leader: %w: %w", regapi.ErrUnavailable, err)
 	}
 	defer cli.Close()
 	leader, err := cli.Leader(ctx)

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -15,9 +17,9 @@ import (
 // node's current state and reason changes nothing (a retry after a lost
 // answer); with another reason it records that reason, except on a retired
 // node, which is final.
-func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State, reason string) (Node, error) {
-	if err := checkStateChange(ref, to, reason); err != nil {
-		return Node{}, fmt.Errorf("set state: %w", err)
+func (r *Registry) SetState(ctx context.Context, ref regapi.NodeRef, to regapi.State, reason string) (regapi.Node, error) {
+	if err := regapi.CheckStateChange(ref, to, reason); err != nil {
+		return regapi.Node{}, fmt.Errorf("set state: %w", err)
 	}
 	// Resolve a nickname to the node's id once: should a COMMIT fail after
 	// being applied, the retry must see the same node (now in state to), not
@@ -27,7 +29,7 @@ func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State, reason s
 		err := r.read(ctx, func(ctx context.Context) error {
 			nodes, err := queryNodes(ctx, r.db, qLiveNodeByNickname, ref.Shard, ref.Nickname)
 			if err == nil && len(nodes) == 0 {
-				return fmt.Errorf("%w: no live node is named %s in shard %s (see `nodes --shard %s`)", ErrNotFound, ref.Nickname, ref.Shard, ref.Shard)
+				return fmt.Errorf("%w: no live node is named %s in shard %s (see `nodes --shard %s`)", regapi.ErrNotFound, ref.Nickname, ref.Shard, ref.Shard)
 			}
 			if err == nil {
 				id = nodes[0].ID
@@ -35,23 +37,23 @@ func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State, reason s
 			return err
 		})
 		if err != nil {
-			return Node{}, fmt.Errorf("set state: %w", err)
+			return regapi.Node{}, fmt.Errorf("set state: %w", err)
 		}
 	}
-	var out Node
+	var out regapi.Node
 	err := r.write(ctx, func(ctx context.Context, c *tx) error {
 		nodes, err := queryNodes(ctx, c, qNodeByID, id)
 		if err != nil {
 			return fmt.Errorf("read node: %w", err)
 		}
 		if len(nodes) == 0 {
-			return fmt.Errorf("%w: no node has id %d", ErrNotFound, id)
+			return fmt.Errorf("%w: no node has id %d", regapi.ErrNotFound, id)
 		}
 		n := nodes[0]
-		if err := checkTransition(n.State, to); err != nil {
+		if err := regapi.CheckTransition(n.State, to); err != nil {
 			return fmt.Errorf("node %d (%s): %w", n.ID, n.Nickname, err)
 		}
-		if n.State == to && (n.Reason == reason || to == StateRetired) {
+		if n.State == to && (n.Reason == reason || to == regapi.StateRetired) {
 			out = n
 			return nil
 		}
@@ -64,7 +66,7 @@ func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State, reason s
 		if err := c.scanRow(ctx, qNodeShardID, []any{n.ID}, &shardID); err != nil {
 			return fmt.Errorf("read node shard: %w", err)
 		}
-		if to == StateRetired {
+		if to == regapi.StateRetired {
 			if err := releaseNumber(ctx, c, shardID, n.Nickname); err != nil {
 				return err
 			}
@@ -75,7 +77,7 @@ func (r *Registry) SetState(ctx context.Context, ref NodeRef, to State, reason s
 		return nil
 	})
 	if err != nil {
-		return Node{}, fmt.Errorf("set state: %w", err)
+		return regapi.Node{}, fmt.Errorf("set state: %w", err)
 	}
 	return out, nil
 }
@@ -114,20 +116,12 @@ func releaseNumber(ctx context.Context, c *tx, shardID int64, nickname string) e
 }
 
 // Nodes lists the nodes matching f, ordered by id.
-func (r *Registry) Nodes(ctx context.Context, f Filter) ([]Node, error) {
-	var fe fieldErrors
-	checkState(&fe, "state", f.State, true)
-	if f.Limit < 0 {
-		fe.add("limit", "is negative: give 0 (all) or more")
-	}
-	if f.AfterID < 0 {
-		fe.add("after_id", "is negative: give 0 (from the start) or a node id")
-	}
-	if err := fe.err(); err != nil {
+func (r *Registry) Nodes(ctx context.Context, f regapi.Filter) ([]regapi.Node, error) {
+	if err := regapi.CheckFilter(f); err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
 	q, args := qListNodes(f)
-	var out []Node
+	var out []regapi.Node
 	err := r.read(ctx, func(ctx context.Context) error {
 		var err error
 		out, err = queryNodes(ctx, r.db, q, args...)
@@ -140,16 +134,16 @@ func (r *Registry) Nodes(ctx context.Context, f Filter) ([]Node, error) {
 }
 
 // RecordImage records a baked image; recording an artifact id again updates it.
-func (r *Registry) RecordImage(ctx context.Context, img Image) (Image, error) {
-	if err := checkImage(img); err != nil {
-		return Image{}, fmt.Errorf("record image: %w", err)
+func (r *Registry) RecordImage(ctx context.Context, img regapi.Image) (regapi.Image, error) {
+	if err := regapi.CheckImage(img); err != nil {
+		return regapi.Image{}, fmt.Errorf("record image: %w", err)
 	}
 	if img.Versions == nil {
 		img.Versions = map[string]string{}
 	}
 	versions, err := json.Marshal(img.Versions) // sorted keys: deterministic
 	if err != nil {
-		return Image{}, fmt.Errorf("record image: encode versions: %w", err)
+		return regapi.Image{}, fmt.Errorf("record image: encode versions: %w", err)
 	}
 	built := dbTime(img.Built)
 	img.Built = mustParseDBTime(built)
@@ -162,14 +156,14 @@ func (r *Registry) RecordImage(ctx context.Context, img Image) (Image, error) {
 			detail: map[string]string{"artifact_id": img.ArtifactID, "role": img.Role, "os": img.OS}}})
 	})
 	if err != nil {
-		return Image{}, fmt.Errorf("record image: %w", err)
+		return regapi.Image{}, fmt.Errorf("record image: %w", err)
 	}
 	return img, nil
 }
 
 // Images lists recorded images, oldest build first.
-func (r *Registry) Images(ctx context.Context) ([]Image, error) {
-	var out []Image
+func (r *Registry) Images(ctx context.Context) ([]regapi.Image, error) {
+	var out []regapi.Image
 	err := r.read(ctx, func(ctx context.Context) error {
 		out = nil
 		rows, err := r.db.QueryContext(ctx, qListImages)
@@ -177,7 +171,7 @@ func (r *Registry) Images(ctx context.Context) ([]Image, error) {
 			return err
 		}
 		for rows.Next() {
-			var img Image
+			var img regapi.Image
 			var versions, built string
 			if err := rows.Scan(&img.ArtifactID, &img.Role, &img.OS, &versions, &built); err != nil {
 				rows.Close()
@@ -243,21 +237,21 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]Node, error) {
+func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]regapi.Node, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	var out []Node
+	var out []regapi.Node
 	for rows.Next() {
-		var n Node
+		var n regapi.Node
 		var state, created, updated string
 		if err := rows.Scan(&n.ID, &n.ClaimID, &n.Shard, &n.Role, &n.Nickname, &state, &n.Reason,
 			&n.ImageID, &n.InstanceID, &created, &updated); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		n.State = State(state)
+		n.State = regapi.State(state)
 		if n.Created, err = parseDBTime(created); err == nil {
 			n.Updated, err = parseDBTime(updated)
 		}

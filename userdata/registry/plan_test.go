@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +36,8 @@ func TestQueryPlansDoNotScan(t *testing.T) {
 		{"delete ranges", qDeleteRanges(2), []any{1, "jvb", 1, 2}},
 		{"update state", qUpdateNodeState, []any{"failed", "reason", "t", 1}},
 		{"shard fingerprint", qSetShardFingerprint, []any{"v1:0000", 1}},
-		{"list by shard", mustList(Filter{Shard: testShard, Limit: 10}), []any{testShard, 0, 10}},
-		{"list failed of shard", mustList(Filter{Shard: testShard, State: StateFailed, Limit: 10}), []any{testShard, "failed", 0, 10}},
+		{"list by shard", mustList(regapi.Filter{Shard: testShard, Limit: 10}), []any{testShard, 0, 10}},
+		{"list failed of shard", mustList(regapi.Filter{Shard: testShard, State: regapi.StateFailed, Limit: 10}), []any{testShard, "failed", 0, 10}},
 		{"take from lowest", qTakeFromLowest, []any{16, 1, "jvb"}},
 		{"take at hint", qTakeAtHint, []any{16, 1, "jvb", 17}},
 		{"take at hint, literal", qTakeAtHintLiteral(seriesKey{1, "jvb"}, 16, 17), nil},
@@ -68,7 +70,7 @@ func TestQueryPlansDoNotScan(t *testing.T) {
 	}
 }
 
-func mustList(f Filter) string {
+func mustList(f regapi.Filter) string {
 	q, _ := qListNodes(f)
 	return q
 }

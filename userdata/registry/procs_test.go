@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,7 +49,7 @@ func TestParallelProcessesOnOneDataDir(t *testing.T) {
 	dir := t.TempDir()
 	const procs = 5
 	type result struct {
-		node Node
+		node regapi.Node
 		err  error
 	}
 	results := make(chan result, procs)
@@ -57,7 +59,7 @@ func TestParallelProcessesOnOneDataDir(t *testing.T) {
 		cmd.WaitDelay = time.Second
 		go func() {
 			out, err := cmd.Output()
-			var n Node
+			var n regapi.Node
 			if err == nil {
 				err = json.Unmarshal(out, &n)
 			} else if ee, ok := err.(*exec.ExitError); ok {
@@ -66,7 +68,7 @@ func TestParallelProcessesOnOneDataDir(t *testing.T) {
 			results <- result{n, err}
 		}()
 	}
-	var nodes []Node
+	var nodes []regapi.Node
 	timeout := time.After(100 * time.Second)
 	for range procs {
 		select {

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"bytes"
 	"errors"
 	"io/fs"
@@ -22,10 +24,10 @@ func TestClaimAutoPicksLowestFreeAndReusesRetired(t *testing.T) {
 	if !slices.Equal(got, series("jvb", 3)) {
 		t.Fatalf("auto nicknames = %v, want %v", got, series("jvb", 3))
 	}
-	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-002"}, StateRetired, ""); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{Shard: testShard, Nickname: "jvb-002"}, regapi.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
-	if n := claimOne(t, r, jvb(AutoNickname)).Nickname; n != "jvb-002" {
+	if n := claimOne(t, r, jvb(regapi.AutoNickname)).Nickname; n != "jvb-002" {
 		t.Errorf("after retiring jvb-002, auto gave %s, want jvb-002", n)
 	}
 	// A numbered name picked by hand is cut out of the series.
@@ -39,8 +41,8 @@ func TestClaimAutoPicksLowestFreeAndReusesRetired(t *testing.T) {
 		}
 	}
 	// Other shards and roles have series of their own.
-	other := claimOne(t, r, ClaimRequest{Shard: "other.example.org", Role: "jvb"})
-	jms := claimOne(t, r, ClaimRequest{Shard: testShard, Role: "jms"})
+	other := claimOne(t, r, regapi.ClaimRequest{Shard: "other.example.org", Role: "jvb"})
+	jms := claimOne(t, r, regapi.ClaimRequest{Shard: testShard, Role: "jms"})
 	if other.Nickname != "jvb-001" || jms.Nickname != "jms-001" {
 		t.Errorf("other shard / role got %s / %s, want jvb-001 / jms-001", other.Nickname, jms.Nickname)
 	}
@@ -51,22 +53,22 @@ func TestClaimExplicitNicknameConflicts(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	a := claimOne(t, r, jvb("bridge-a"))
 	_, err := r.Claim(ctx, jvb("bridge-a"))
-	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "bridge-a") {
+	if !errors.Is(err, regapi.ErrConflict) || !strings.Contains(err.Error(), "bridge-a") {
 		t.Fatalf("second claim of bridge-a: err = %v, want ErrConflict naming it", err)
 	}
 	claimOne(t, r, jvb("")) // jvb-001
-	if _, err := r.Claim(ctx, jvb("jvb-001")); !errors.Is(err, ErrConflict) {
+	if _, err := r.Claim(ctx, jvb("jvb-001")); !errors.Is(err, regapi.ErrConflict) {
 		t.Fatalf("explicit claim of an auto-issued name: err = %v, want ErrConflict", err)
 	}
 	// Retiring frees the name for an explicit claim too.
-	if _, err := r.SetState(ctx, NodeRef{ID: a.ID}, StateRetired, ""); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: a.ID}, regapi.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := claimOne(t, r, jvb("bridge-a")); n.ID == a.ID {
 		t.Error("re-claim returned the retired node")
 	}
 	// Names in one call are checked against each other.
-	if _, err := r.Claim(ctx, jvb("twin"), jvb("twin")); !errors.Is(err, ErrConflict) {
+	if _, err := r.Claim(ctx, jvb("twin"), jvb("twin")); !errors.Is(err, regapi.ErrConflict) {
 		t.Errorf("two claims of one name in a call: err = %v, want ErrConflict", err)
 	}
 }
@@ -76,10 +78,10 @@ func TestClaimIsAllOrNothing(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	claimOne(t, r, jvb("taken"))
 	_, err := r.Claim(ctx, jvb(""), jvb(""), jvb("jvb-009"), jvb("taken"))
-	if !errors.Is(err, ErrConflict) {
+	if !errors.Is(err, regapi.ErrConflict) {
 		t.Fatalf("err = %v, want ErrConflict", err)
 	}
-	nodes, err := r.Nodes(ctx, Filter{})
+	nodes, err := r.Nodes(ctx, regapi.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func TestClaimIsIdempotentOnClaimID(t *testing.T) {
 		t.Errorf("next claim got %s: the retry must not have used a number", n.Nickname)
 	}
 	req.Shard = "other.example.org"
-	if _, err := r.Claim(ctx, req); !errors.Is(err, ErrInvalid) {
+	if _, err := r.Claim(ctx, req); !errors.Is(err, regapi.ErrInvalid) {
 		t.Errorf("claim id reused for another shard: err = %v, want ErrInvalid", err)
 	}
 }
@@ -120,25 +122,25 @@ func TestSecretFingerprintChecksAndNeverStoresSecret(t *testing.T) {
 	r, dir := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
 	const secret = "correct-horse-battery-staple-4711"
-	fp := Fingerprint(testShard, secret)
+	fp := regapi.Fingerprint(testShard, secret)
 	req := jvb("")
 	req.SecretFingerprint = fp
 	claimOne(t, r, req)
 	claimOne(t, r, req)
 	wrong := jvb("")
-	wrong.SecretFingerprint = Fingerprint(testShard, "another-secret")
+	wrong.SecretFingerprint = regapi.Fingerprint(testShard, "another-secret")
 	if wrong.SecretFingerprint == fp {
 		t.Skip("the two test secrets share a 16-bit fingerprint")
 	}
 	_, err := r.Claim(ctx, wrong)
-	if !errors.Is(err, ErrSecretMismatch) || !strings.Contains(err.Error(), "--new-secret") {
+	if !errors.Is(err, regapi.ErrSecretMismatch) || !strings.Contains(err.Error(), "--new-secret") {
 		t.Fatalf("claim with another secret: err = %v, want ErrSecretMismatch with a hint", err)
 	}
 	wrong.NewSecret = true
 	claimOne(t, r, wrong)
 	wrong.NewSecret = false
 	claimOne(t, r, wrong) // the new secret is the shard's now
-	if _, err := r.Claim(ctx, req); !errors.Is(err, ErrSecretMismatch) {
+	if _, err := r.Claim(ctx, req); !errors.Is(err, regapi.ErrSecretMismatch) {
 		t.Errorf("old secret after the change: err = %v, want ErrSecretMismatch", err)
 	}
 	if err := r.Close(); err != nil { // flush everything to disk
@@ -166,8 +168,8 @@ func TestSetStateLifecycleAndEvents(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
 	n := claimOne(t, r, jvb(""))
-	for _, s := range []State{StateActive, StateActive, StateDraining, StateActive, StateDraining, StateRetired} {
-		got, err := r.SetState(ctx, NodeRef{ID: n.ID}, s, "")
+	for _, s := range []regapi.State{regapi.StateActive, regapi.StateActive, regapi.StateDraining, regapi.StateActive, regapi.StateDraining, regapi.StateRetired} {
+		got, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, s, "")
 		if err != nil {
 			t.Fatalf("→ %s: %v", s, err)
 		}
@@ -175,16 +177,16 @@ func TestSetStateLifecycleAndEvents(t *testing.T) {
 			t.Fatalf("→ %s: node is %s", s, got.State)
 		}
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateActive, ""); !errors.Is(err, ErrTransition) {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateActive, ""); !errors.Is(err, regapi.ErrTransition) {
 		t.Errorf("retired → active: err = %v, want ErrTransition", err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: 999}, StateActive, ""); !errors.Is(err, ErrNotFound) {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: 999}, regapi.StateActive, ""); !errors.Is(err, regapi.ErrNotFound) {
 		t.Errorf("unknown id: err = %v, want ErrNotFound", err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-001"}, StateActive, ""); !errors.Is(err, ErrNotFound) {
+	if _, err := r.SetState(ctx, regapi.NodeRef{Shard: testShard, Nickname: "jvb-001"}, regapi.StateActive, ""); !errors.Is(err, regapi.ErrNotFound) {
 		t.Errorf("retired nickname: err = %v, want ErrNotFound", err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, "gone", ""); !errors.Is(err, ErrInvalid) {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, "gone", ""); !errors.Is(err, regapi.ErrInvalid) {
 		t.Errorf("bad state: err = %v, want ErrInvalid", err)
 	}
 	evs, err := r.Events(ctx, n.ID)
@@ -211,23 +213,23 @@ func TestSetStateLifecycleAndEvents(t *testing.T) {
 func TestNodesFiltersAndPages(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
-	if _, err := r.Claim(ctx, jvb(""), jvb(""), jvb(""), ClaimRequest{Shard: testShard, Role: "jms", Nickname: "jms"},
-		ClaimRequest{Shard: "b.example.org", Role: "jvb"}); err != nil {
+	if _, err := r.Claim(ctx, jvb(""), jvb(""), jvb(""), regapi.ClaimRequest{Shard: testShard, Role: "jms", Nickname: "jms"},
+		regapi.ClaimRequest{Shard: "b.example.org", Role: "jvb"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: "jvb-002"}, StateActive, ""); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{Shard: testShard, Nickname: "jvb-002"}, regapi.StateActive, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		f    Filter
+		f    regapi.Filter
 		want []string
 	}{
-		{Filter{}, []string{"jms", "jvb-001", "jvb-001", "jvb-002", "jvb-003"}},
-		{Filter{Shard: "b.example.org"}, []string{"jvb-001"}},
-		{Filter{State: StateActive}, []string{"jvb-002"}},
-		{Filter{Shard: testShard, Role: "jms"}, []string{"jms"}},
-		{Filter{Limit: 2}, []string{"jvb-001", "jvb-002"}},
-		{Filter{AfterID: 2, Limit: 2}, []string{"jms", "jvb-003"}},
+		{regapi.Filter{}, []string{"jms", "jvb-001", "jvb-001", "jvb-002", "jvb-003"}},
+		{regapi.Filter{Shard: "b.example.org"}, []string{"jvb-001"}},
+		{regapi.Filter{State: regapi.StateActive}, []string{"jvb-002"}},
+		{regapi.Filter{Shard: testShard, Role: "jms"}, []string{"jms"}},
+		{regapi.Filter{Limit: 2}, []string{"jvb-001", "jvb-002"}},
+		{regapi.Filter{AfterID: 2, Limit: 2}, []string{"jms", "jvb-003"}},
 	} {
 		got, err := r.Nodes(ctx, tc.f)
 		if err != nil {
@@ -237,7 +239,7 @@ func TestNodesFiltersAndPages(t *testing.T) {
 			t.Errorf("Nodes(%+v) = %v, want %v", tc.f, names, tc.want)
 		}
 	}
-	if _, err := r.Nodes(ctx, Filter{State: "up"}); !errors.Is(err, ErrInvalid) {
+	if _, err := r.Nodes(ctx, regapi.Filter{State: "up"}); !errors.Is(err, regapi.ErrInvalid) {
 		t.Errorf("bad state filter: err = %v, want ErrInvalid", err)
 	}
 }
@@ -246,7 +248,7 @@ func TestRecordImage(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
 	built := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	img := Image{ArtifactID: "jvb-debian-12.qcow2", Role: "jvb", OS: "debian-12", Versions: map[string]string{"jitsi-videobridge2": "2.3-1"}, Built: built}
+	img := regapi.Image{ArtifactID: "jvb-debian-12.qcow2", Role: "jvb", OS: "debian-12", Versions: map[string]string{"jitsi-videobridge2": "2.3-1"}, Built: built}
 	if _, err := r.RecordImage(ctx, img); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +263,7 @@ func TestRecordImage(t *testing.T) {
 	if len(imgs) != 1 || imgs[0].Versions["jitsi-videobridge2"] != "2.3-2" || !imgs[0].Built.Equal(built) {
 		t.Errorf("images = %+v", imgs)
 	}
-	if _, err := r.RecordImage(ctx, Image{Role: "web"}); !errors.Is(err, ErrInvalid) ||
+	if _, err := r.RecordImage(ctx, regapi.Image{Role: "web"}); !errors.Is(err, regapi.ErrInvalid) ||
 		!strings.Contains(err.Error(), "artifact_id") || !strings.Contains(err.Error(), "os") || !strings.Contains(err.Error(), "built") {
 		t.Errorf("bad image: err = %v, want ErrInvalid naming every field", err)
 	}
@@ -282,7 +284,7 @@ func TestRestartKeepsRowsAndAddress(t *testing.T) {
 	if r.Address() != addr {
 		t.Errorf("address after restart %s, before %s", r.Address(), addr)
 	}
-	nodes, err := r.Nodes(testCtx(t, 10*time.Second), Filter{})
+	nodes, err := r.Nodes(testCtx(t, 10*time.Second), regapi.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +305,7 @@ func TestLockTimeoutIsBoundedAndClear(t *testing.T) {
 	if len(notices) != 1 || !strings.Contains(notices[0], "waiting up to 300ms") {
 		t.Errorf("lock notices = %q, want one saying how long it waits", notices)
 	}
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, regapi.ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
 	}
 	if took := time.Since(start); took > 3*time.Second {

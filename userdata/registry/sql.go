@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"fmt"
 	"strings"
 	"time"
@@ -194,7 +196,7 @@ func qInsertNodes(n int) string {
 const qReturningIDs = ` RETURNING id, claim_id`
 
 // qListNodes selects nodes matching f; each filter adds an indexed condition.
-func qListNodes(f Filter) (string, []any) {
+func qListNodes(f regapi.Filter) (string, []any) {
 	var where []string
 	var args []any
 	if f.Shard != "" {

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,46 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// TestCheckTransition checks every (from, to) pair against the lifecycle
-// written out by hand, so a change to the transitions table shows here.
-func TestCheckTransition(t *testing.T) {
-	allowed := map[string]bool{
-		"issued→active": true, "issued→failed": true, "issued→draining": true, "issued→retired": true,
-		"active→failed": true, "active→draining": true, "active→retired": true,
-		"failed→active": true, "failed→draining": true, "failed→retired": true,
-		"draining→active": true, "draining→retired": true,
-	}
-	for _, from := range States {
-		for _, to := range States {
-			key := string(from) + "→" + string(to)
-			err := checkTransition(from, to)
-			switch {
-			case from == to && err != nil:
-				t.Errorf("%s: staying put refused: %v", key, err)
-			case from == to:
-			case allowed[key] && err != nil:
-				t.Errorf("%s: refused: %v", key, err)
-			case !allowed[key] && !errors.Is(err, ErrTransition):
-				t.Errorf("%s: err = %v, want ErrTransition", key, err)
-			}
-		}
-	}
-	// Refusals say where the node may go instead.
-	for _, tc := range []struct {
-		from, to State
-		want     string
-	}{
-		{StateDraining, StateFailed, "draining → failed: from draining a node may go to active or retired only"},
-		{StateFailed, StateIssued, "failed → issued: from failed a node may go to active, draining or retired only"},
-		{StateActive, StateIssued, "from active a node may go to failed, draining or retired only"},
-		{StateRetired, StateFailed, "retired (final)"},
-	} {
-		if err := checkTransition(tc.from, tc.to); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s → %s: err = %v, want it to say %q", tc.from, tc.to, err, tc.want)
-		}
-	}
-}
 
 const refused = "the JMS refused the bridge's XMPP login (not-authorized): the secret differs from the JMS's"
 
@@ -57,54 +19,54 @@ func TestFailedNodeKeepsNicknameWithReason(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 60*time.Second)
 	n := claimOne(t, r, jvb(""))
-	got, err := r.SetState(ctx, NodeRef{Shard: testShard, Nickname: n.Nickname}, StateFailed, refused)
+	got, err := r.SetState(ctx, regapi.NodeRef{Shard: testShard, Nickname: n.Nickname}, regapi.StateFailed, refused)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != StateFailed || got.Reason != refused || got.Nickname != "jvb-001" {
+	if got.State != regapi.StateFailed || got.Reason != refused || got.Nickname != "jvb-001" {
 		t.Fatalf("SetState failed answered %+v", got)
 	}
-	listed, err := r.Nodes(ctx, Filter{State: StateFailed})
+	listed, err := r.Nodes(ctx, regapi.Filter{State: regapi.StateFailed})
 	if err != nil || len(listed) != 1 || listed[0].Reason != refused || listed[0].ID != n.ID {
 		t.Fatalf("Nodes(state failed) = %+v, %v", listed, err)
 	}
 	// Failed is live: the nickname stays taken, "auto" picks the next one.
-	if _, err := r.Claim(ctx, jvb("jvb-001")); !errors.Is(err, ErrConflict) {
+	if _, err := r.Claim(ctx, jvb("jvb-001")); !errors.Is(err, regapi.ErrConflict) {
 		t.Errorf("claim jvb-001 held by a failed node: err = %v, want ErrConflict", err)
 	}
 	if next := claimOne(t, r, jvb("")); next.Nickname != "jvb-002" {
 		t.Errorf("auto next to a failed jvb-001 gave %s, want jvb-002", next.Nickname)
 	}
 	// The same report again (a retry) changes nothing; another reason is recorded.
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, refused); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateFailed, refused); err != nil {
 		t.Fatal(err)
 	}
-	again, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, "prosody unreachable")
+	again, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateFailed, "prosody unreachable")
 	if err != nil || again.Reason != "prosody unreachable" {
 		t.Fatalf("failed again with another reason: %+v, %v", again, err)
 	}
 	// Fixed: back to active, and the reason is cleared.
-	if ok, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateActive, ""); err != nil || ok.Reason != "" || ok.State != StateActive {
+	if ok, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateActive, ""); err != nil || ok.Reason != "" || ok.State != regapi.StateActive {
 		t.Fatalf("failed → active: %+v, %v", ok, err)
 	}
-	if listed, _ := r.Nodes(ctx, Filter{Shard: testShard}); listed[0].Reason != "" {
+	if listed, _ := r.Nodes(ctx, regapi.Filter{Shard: testShard}); listed[0].Reason != "" {
 		t.Errorf("after recovery the stored reason is %q", listed[0].Reason)
 	}
 	// Draining cannot fail; the refusal changes nothing.
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateDraining, "scale-in"); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateDraining, "scale-in"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, refused); !errors.Is(err, ErrTransition) {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateFailed, refused); !errors.Is(err, regapi.ErrTransition) {
 		t.Errorf("draining → failed: err = %v, want ErrTransition", err)
 	}
-	if listed, _ := r.Nodes(ctx, Filter{State: StateDraining}); len(listed) != 1 || listed[0].Reason != "scale-in" {
+	if listed, _ := r.Nodes(ctx, regapi.Filter{State: regapi.StateDraining}); len(listed) != 1 || listed[0].Reason != "scale-in" {
 		t.Errorf("after a refused change: %+v", listed)
 	}
-	if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateRetired, "drained"); err != nil {
+	if _, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateRetired, "drained"); err != nil {
 		t.Fatal(err)
 	}
 	// Retired is final: another reason is not recorded.
-	if ret, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateRetired, "other"); err != nil || ret.Reason != "drained" {
+	if ret, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateRetired, "other"); err != nil || ret.Reason != "drained" {
 		t.Errorf("retired again with another reason: %+v, %v", ret, err)
 	}
 
@@ -136,8 +98,8 @@ func TestFailedNodeRetiredFreesNickname(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
 	n := claimOne(t, r, jvb(""))
-	for _, s := range []State{StateFailed, StateRetired} {
-		if _, err := r.SetState(ctx, NodeRef{ID: n.ID}, s, "x"); err != nil {
+	for _, s := range []regapi.State{regapi.StateFailed, regapi.StateRetired} {
+		if _, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, s, "x"); err != nil {
 			t.Fatalf("→ %s: %v", s, err)
 		}
 	}
@@ -151,35 +113,35 @@ func TestSetStateRefusesBadReasons(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	n := claimOne(t, r, jvb(""))
 	// Exactly MaxReasonBytes of multi-byte text is fine (bytes are counted).
-	max := strings.Repeat("é", MaxReasonBytes/2)
-	if got, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateFailed, max); err != nil || got.Reason != max {
+	max := strings.Repeat("é", regapi.MaxReasonBytes/2)
+	if got, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateFailed, max); err != nil || got.Reason != max {
 		t.Fatalf("reason of %d bytes: %v", len(max), err)
 	}
 	for _, tc := range []struct {
 		name, reason, want string
 	}{
-		{"too long", strings.Repeat("x", MaxReasonBytes+1), "reason: is 513 bytes long: at most 512 are allowed"},
+		{"too long", strings.Repeat("x", regapi.MaxReasonBytes+1), "reason: is 513 bytes long: at most 512 are allowed"},
 		{"newline", "line one\nline two", "reason: has a control or other non-printing character (U+000A) at byte 8"},
 		{"terminal escape", "ok \x1b[2J", "(U+001B) at byte 3"},
 		{"bidi override", "abc\u202edef", "(U+202E) at byte 3"},
 		{"not UTF-8", "bad \xff byte", "reason: is not valid UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := r.SetState(ctx, NodeRef{ID: n.ID}, StateActive, tc.reason)
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			_, err := r.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateActive, tc.reason)
+			if !errors.Is(err, regapi.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want ErrInvalid saying %q", err, tc.want)
 			}
 		})
 	}
 	// All problems at once, each led by its field.
-	_, err := r.SetState(ctx, NodeRef{Shard: "Bad", Nickname: "jvb-001"}, "up", "a\tb")
+	_, err := r.SetState(ctx, regapi.NodeRef{Shard: "Bad", Nickname: "jvb-001"}, "up", "a\tb")
 	for _, want := range []string{"shard: ", `state: "up" is not one of issued, active, failed, draining, retired`, "reason: has a control"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to say %q", err, want)
 		}
 	}
 	// Nothing was changed by the refusals.
-	if listed, _ := r.Nodes(ctx, Filter{}); listed[0].State != StateFailed || listed[0].Reason != max {
+	if listed, _ := r.Nodes(ctx, regapi.Filter{}); listed[0].State != regapi.StateFailed || listed[0].Reason != max {
 		t.Errorf("after refusals the node is %s %q", listed[0].State, listed[0].Reason)
 	}
 }

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -124,7 +126,7 @@ func (r *Registry) write(ctx context.Context, fn txFunc) error {
 // unavailable explains a write or read that found no leader in time.
 func unavailable(did string, took time.Duration, attempts int, cause error) error {
 	return fmt.Errorf("%w: no leader %s within %s (%d attempts; is a majority of the cluster's nodes up and reachable?): %w",
-		ErrUnavailable, did, took.Round(time.Millisecond), attempts, cause)
+		regapi.ErrUnavailable, did, took.Round(time.Millisecond), attempts, cause)
 }
 
 // txOnce is one attempt: a dedicated connection, the body, COMMIT.

@@ -7,6 +7,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"fmt"
 	"os"
@@ -24,7 +26,6 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
 	jitsiprov "github.com/jitsi-packer/packer-plugin-jitsi/plugin/provisioner/jitsi"
 	reg "github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/httpapi"
 )
 
 // Config is the post-processor's configuration. Field comments are its user docs.
@@ -69,7 +70,7 @@ type PostProcessor struct {
 
 // imageRecorder is what the post-processor needs of a registry.
 type imageRecorder interface {
-	RecordImage(ctx context.Context, img reg.Image) (reg.Image, error)
+	RecordImage(ctx context.Context, img regapi.Image) (regapi.Image, error)
 	Close() error
 }
 
@@ -142,7 +143,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, artifa
 	if err != nil {
 		return nil, false, false, err
 	}
-	img := reg.Image{
+	img := regapi.Image{
 		ArtifactID: id,
 		Role:       m.Role,
 		OS:         m.OS.ID + "-" + m.OS.VersionID,
@@ -182,11 +183,11 @@ func openStore(ctx context.Context, c *Config) (imageRecorder, error) {
 	if c.RegistryDir != "" {
 		return reg.Open(ctx, c.RegistryDir, reg.WithLockTimeout(c.LockTimeout))
 	}
-	var opts []httpapi.ClientOption
+	var opts []regapi.ClientOption
 	if c.RegistryCAFile != "" {
-		opts = append(opts, httpapi.WithCAFile(c.RegistryCAFile))
+		opts = append(opts, regapi.WithCAFile(c.RegistryCAFile))
 	}
-	return httpapi.NewClient(c.RegistryURL, c.token, opts...)
+	return regapi.NewClient(c.RegistryURL, c.token, opts...)
 }
 
 // placeholderIDs are artifact ids that name no image: qemu's "VM", the

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"context"
 	"errors"
 	"os"
@@ -147,9 +149,9 @@ func TestPostProcessRecordsImage(t *testing.T) {
 
 // fakeRecorder records in memory; it stands in for the registry only where
 // the test is about the post-processor's own decisions.
-type fakeRecorder struct{ got []reg.Image }
+type fakeRecorder struct{ got []regapi.Image }
 
-func (f *fakeRecorder) RecordImage(_ context.Context, img reg.Image) (reg.Image, error) {
+func (f *fakeRecorder) RecordImage(_ context.Context, img regapi.Image) (regapi.Image, error) {
 	f.got = append(f.got, img)
 	return img, nil
 }

@@ -1,12 +1,12 @@
 package registry
 
 import (
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
+
 	"net/url"
 	"os"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
-
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/httpapi"
 )
 
 // prepareRemote checks the registry_url settings and reads the token (kept
@@ -20,7 +20,7 @@ func (c *Config) prepareRemote(add func(string, ...any)) {
 	}
 	if c.RegistryTokenFile == "" {
 		add("registry_token_file: required with registry_url: a file (mode 0600) holding the API's operator token")
-	} else if tok, err := httpapi.LoadToken(c.RegistryTokenFile); err != nil {
+	} else if tok, err := regapi.LoadToken(c.RegistryTokenFile); err != nil {
 		add("registry_token_file: %v", err)
 	} else {
 		c.token = tok

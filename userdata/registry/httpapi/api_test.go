@@ -15,6 +15,7 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
 const (
@@ -76,9 +77,9 @@ func startAPI(t *testing.T, cfg Config, tlsOn bool) *apiServer {
 	return s
 }
 
-func (s *apiServer) client(t *testing.T, token string, opts ...ClientOption) *Client {
+func (s *apiServer) client(t *testing.T, token string, opts ...regapi.ClientOption) *regapi.Client {
 	t.Helper()
-	c, err := NewClient(s.url, token, opts...)
+	c, err := regapi.NewClient(s.url, token, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func (s *apiServer) client(t *testing.T, token string, opts ...ClientOption) *Cl
 }
 
 // raw sends a request as is and returns status, headers and the decoded error body.
-func (s *apiServer) raw(t *testing.T, method, path, token, body string) (int, http.Header, *Error) {
+func (s *apiServer) raw(t *testing.T, method, path, token, body string) (int, http.Header, *regapi.Error) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(testCtx(t, 20*time.Second), method, s.url+path, strings.NewReader(body))
 	if err != nil {
@@ -106,7 +107,7 @@ func (s *apiServer) raw(t *testing.T, method, path, token, body string) (int, ht
 		t.Errorf("%s %s: a token appears in the answer: %s", method, path, data)
 	}
 	var eb struct {
-		Error *Error `json:"error"`
+		Error *regapi.Error `json:"error"`
 	}
 	_ = json.Unmarshal(data, &eb)
 	return resp.StatusCode, resp.Header, eb.Error
@@ -119,7 +120,7 @@ func TestAPIClaimsStatesListsAndImages(t *testing.T) {
 
 	// A booting bridge claims with its instance id as claim id; a retry
 	// (lost answer) returns the same identity.
-	req := registry.ClaimRequest{ClaimID: "i-0abc", InstanceID: "i-0abc", Shard: shard, Role: "jvb"}
+	req := regapi.ClaimRequest{ClaimID: "i-0abc", InstanceID: "i-0abc", Shard: shard, Role: "jvb"}
 	first, err := node.Claim(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -131,39 +132,39 @@ func TestAPIClaimsStatesListsAndImages(t *testing.T) {
 	if first[0].Nickname != "jvb-001" || first[0] != again[0] {
 		t.Fatalf("claim %+v, retry %+v", first[0], again[0])
 	}
-	batch, err := op.Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb"}, registry.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"})
+	batch, err := op.Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"}, regapi.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if batch[0].Nickname != "jvb-002" || batch[1].Nickname != "edge-1" {
 		t.Errorf("batch gave %s, %s", batch[0].Nickname, batch[1].Nickname)
 	}
-	if _, err := op.Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"}); !errors.Is(err, registry.ErrConflict) {
+	if _, err := op.Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"}); !errors.Is(err, regapi.ErrConflict) {
 		t.Errorf("taken nickname over the API: err = %v, want ErrConflict", err)
 	}
-	n, err := node.SetState(ctx, registry.NodeRef{ID: first[0].ID}, registry.StateActive, "")
-	if err != nil || n.State != registry.StateActive {
+	n, err := node.SetState(ctx, regapi.NodeRef{ID: first[0].ID}, regapi.StateActive, "")
+	if err != nil || n.State != regapi.StateActive {
 		t.Fatalf("report active: %+v %v", n, err)
 	}
-	if _, err := node.SetState(ctx, registry.NodeRef{Shard: shard, Nickname: "jvb-002"}, registry.StateRetired, ""); err != nil {
+	if _, err := node.SetState(ctx, regapi.NodeRef{Shard: shard, Nickname: "jvb-002"}, regapi.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := node.SetState(ctx, registry.NodeRef{ID: 999}, registry.StateActive, ""); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := node.SetState(ctx, regapi.NodeRef{ID: 999}, regapi.StateActive, ""); !errors.Is(err, regapi.ErrNotFound) {
 		t.Errorf("unknown node: err = %v, want ErrNotFound", err)
 	}
-	all, err := op.Nodes(ctx, registry.Filter{})
+	all, err := op.Nodes(ctx, regapi.Filter{})
 	if err != nil || len(all) != 3 {
 		t.Fatalf("list: %d nodes, %v", len(all), err)
 	}
-	retired, err := op.Nodes(ctx, registry.Filter{State: registry.StateRetired})
+	retired, err := op.Nodes(ctx, regapi.Filter{State: regapi.StateRetired})
 	if err != nil || len(retired) != 1 || retired[0].Nickname != "jvb-002" {
 		t.Errorf("list retired: %+v %v", retired, err)
 	}
-	page, err := op.Nodes(ctx, registry.Filter{Limit: 2})
+	page, err := op.Nodes(ctx, regapi.Filter{Limit: 2})
 	if err != nil || len(page) != 2 {
 		t.Errorf("list with limit 2: %d nodes, %v", len(page), err)
 	}
-	img := registry.Image{ArtifactID: "jvb.qcow2", Role: "jvb", OS: "debian-12", Versions: map[string]string{"jitsi-videobridge2": "2.3"}, Built: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	img := regapi.Image{ArtifactID: "jvb.qcow2", Role: "jvb", OS: "debian-12", Versions: map[string]string{"jitsi-videobridge2": "2.3"}, Built: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 	if _, err := op.RecordImage(ctx, img); err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +246,11 @@ func TestAPIRefusesBadInput(t *testing.T) {
 func TestAPIOverTLS(t *testing.T) {
 	s := startAPI(t, Config{}, true)
 	ctx := testCtx(t, 30*time.Second)
-	nodes, err := s.client(t, nodeToken, WithCAFile(s.certF)).Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb"})
+	nodes, err := s.client(t, nodeToken, regapi.WithCAFile(s.certF)).Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"})
 	if err != nil || nodes[0].Nickname != "jvb-001" {
 		t.Fatalf("claim over TLS: %+v %v", nodes, err)
 	}
-	_, err = s.client(t, nodeToken, WithRetryFor(time.Second)).Claim(ctx, registry.ClaimRequest{Shard: shard, Role: "jvb"})
+	_, err = s.client(t, nodeToken, regapi.WithRetryFor(time.Second)).Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"})
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("client without the CA: err = %v, want a certificate error", err)
 	}
@@ -285,7 +286,7 @@ func TestClientRetriesUntilServerListens(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens for now
-	c, err := NewClient("http://"+addr, opToken, WithRetryFor(20*time.Second))
+	c, err := regapi.NewClient("http://"+addr, opToken, regapi.WithRetryFor(20*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,24 +307,24 @@ func TestClientRetriesUntilServerListens(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	nodes, err := c.Claim(testCtx(t, 30*time.Second), registry.ClaimRequest{Shard: shard, Role: "jvb"})
+	nodes, err := c.Claim(testCtx(t, 30*time.Second), regapi.ClaimRequest{Shard: shard, Role: "jvb"})
 	if err != nil || len(nodes) != 1 {
 		t.Fatalf("claim: %v", err)
 	}
-	all, err := c.Nodes(testCtx(t, 10*time.Second), registry.Filter{})
+	all, err := c.Nodes(testCtx(t, 10*time.Second), regapi.Filter{})
 	if err != nil || len(all) != 1 {
 		t.Errorf("one claim retried gave %d nodes (%v)", len(all), err)
 	}
 }
 
 func TestNewClientAndTokensAreChecked(t *testing.T) {
-	if _, err := NewClient("http://registry.example.org", opToken); err == nil || !strings.Contains(err.Error(), "in clear") {
+	if _, err := regapi.NewClient("http://registry.example.org", opToken); err == nil || !strings.Contains(err.Error(), "in clear") {
 		t.Errorf("plain http to a remote host: err = %v", err)
 	}
-	if _, err := NewClient("ftp://x", opToken); err == nil {
+	if _, err := regapi.NewClient("ftp://x", opToken); err == nil {
 		t.Error("ftp URL accepted")
 	}
-	if _, err := NewClient("https://registry.example.org", "short"); err == nil {
+	if _, err := regapi.NewClient("https://registry.example.org", "short"); err == nil {
 		t.Error("short token accepted")
 	}
 	if _, err := New(nil, Config{OperatorToken: opToken, NodeToken: opToken}); err == nil {
@@ -334,13 +335,13 @@ func TestNewClientAndTokensAreChecked(t *testing.T) {
 	if err := os.WriteFile(p, []byte(opToken+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadToken(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := regapi.LoadToken(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable token file: err = %v", err)
 	}
 	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if tok, err := LoadToken(p); err != nil || tok != opToken {
+	if tok, err := regapi.LoadToken(p); err != nil || tok != opToken {
 		t.Errorf("LoadToken = %q, %v", tok, err)
 	}
 }

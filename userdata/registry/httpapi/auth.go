@@ -5,49 +5,10 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
-
-// MinTokenLen is the shortest bearer token accepted (e.g. `openssl rand -hex 32`
-// makes 64 characters).
-const MinTokenLen = node.MinTokenLen
-
-// LoadToken reads a bearer token from a file: surrounding white space (the
-// trailing newline) is dropped. The file must not be readable by group or
-// others, as for ssh keys.
-func LoadToken(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("read token: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("read token: %s is readable by others (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read token: %w", err)
-	}
-	tok := strings.TrimSpace(string(data))
-	if err := checkToken(tok); err != nil {
-		return "", fmt.Errorf("read token %s: %w", path, err)
-	}
-	return tok, nil
-}
-
-func checkToken(tok string) error {
-	if len(tok) < MinTokenLen {
-		return fmt.Errorf("the token is %d characters long: use at least %d (e.g. openssl rand -hex 32)", len(tok), MinTokenLen)
-	}
-	for _, c := range tok {
-		if c <= ' ' || c > '~' {
-			return fmt.Errorf("the token has a space, control or non-ASCII character: use printable ASCII")
-		}
-	}
-	return nil
-}
 
 // scope is what a token may do.
 type scope int
@@ -67,12 +28,12 @@ type tokens struct {
 }
 
 func newTokens(node, operator string) (*tokens, error) {
-	if err := checkToken(operator); err != nil {
+	if err := regapi.CheckToken(operator); err != nil {
 		return nil, fmt.Errorf("operator token: %w", err)
 	}
 	t := &tokens{operator: sha256.Sum256([]byte(operator))}
 	if node != "" {
-		if err := checkToken(node); err != nil {
+		if err := regapi.CheckToken(node); err != nil {
 			return nil, fmt.Errorf("node token: %w", err)
 		}
 		if node == operator {

@@ -1,13 +1,14 @@
 // Package httpapi is the registry's HTTP API, served by `registry serve` for
 // machines that boot (claim an identity, report their state) and for
-// operators (list nodes, record images), and a client that implements
-// registry.Store over it.
+// operators (list nodes, record images), over any regapi.Store (the dqlite
+// registry). Its client, and the request and answer bodies, are package
+// regapi's (no cgo: the node agent links them).
 //
 // Endpoints (JSON in and out; errors are {"error": {"code", "message"}}):
 //
 //	POST /v1/claims   node or operator  one claim object → the node, or {"claims": […]} → {"nodes": […]} (operator)
 //	POST /v1/state    node or operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"}, each with an
-//	                                    optional "reason" (e.g. why it failed: one line, ≤ registry.MaxReasonBytes) → the node
+//	                                    optional "reason" (e.g. why it failed: one line, ≤ regapi.MaxReasonBytes) → the node
 //	GET  /v1/nodes    operator          ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
 //	POST /v1/images   operator          an image → the image
 //	GET  /v1/images   operator          → {"images": […]}
@@ -31,7 +32,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
 // Config configures a Server.
@@ -51,12 +52,9 @@ type Config struct {
 // DefaultMaxBodyBytes is Config.MaxBodyBytes' default.
 const DefaultMaxBodyBytes = 1 << 20
 
-// MaxPageSize caps GET /v1/nodes?limit (and is its default).
-const MaxPageSize = 1000
-
 // Server is the API as an http.Handler.
 type Server struct {
-	store  registry.Store
+	store  regapi.Store
 	tok    *tokens
 	cfg    Config
 	routes map[string][]route
@@ -69,7 +67,7 @@ type route struct {
 }
 
 // New returns the API over store.
-func New(store registry.Store, cfg Config) (*Server, error) {
+func New(store regapi.Store, cfg Config) (*Server, error) {
 	tok, err := newTokens(cfg.NodeToken, cfg.OperatorToken)
 	if err != nil {
 		return nil, fmt.Errorf("start API: %w", err)
@@ -99,7 +97,7 @@ func New(store registry.Store, cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	routes, ok := s.routes[r.URL.Path]
 	if !ok {
-		writeError(w, apiErrorf(http.StatusNotFound, codeNoRoute, "no endpoint %s (see the package documentation of userdata/registry/httpapi)", r.URL.Path))
+		writeError(w, regapi.Errorf(http.StatusNotFound, regapi.CodeNoRoute, "no endpoint %s (see the package documentation of userdata/registry/httpapi)", r.URL.Path))
 		return
 	}
 	var rt *route
@@ -112,23 +110,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt == nil {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, apiErrorf(http.StatusMethodNotAllowed, codeMethod, "%s %s is not allowed: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		writeError(w, regapi.Errorf(http.StatusMethodNotAllowed, regapi.CodeMethod, "%s %s is not allowed: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
 		return
 	}
 	sc := s.tok.scopeOf(r)
 	switch {
 	case rt.scope == scopeNone:
 	case sc == scopeNone:
-		writeError(w, apiErrorf(http.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer token: send \"Authorization: Bearer TOKEN\" with the node or operator token"))
+		writeError(w, regapi.Errorf(http.StatusUnauthorized, regapi.CodeUnauthorized, "missing or wrong bearer token: send \"Authorization: Bearer TOKEN\" with the node or operator token"))
 		return
 	case sc < rt.scope:
-		writeError(w, apiErrorf(http.StatusForbidden, codeForbidden, "the node token may only claim identities and report states: %s %s needs the operator token", r.Method, r.URL.Path))
+		writeError(w, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden, "the node token may only claim identities and report states: %s %s needs the operator token", r.Method, r.URL.Path))
 		return
 	}
 	out, err := rt.handle(w, r, sc)
 	if err != nil {
-		e := toAPIError(err)
-		if e.Code == codeInternal {
+		e := regapi.ErrorOf(err)
+		if e.Code == regapi.CodeInternal {
 			s.cfg.Logf("registry API: %s %s: %v", r.Method, r.URL.Path, err)
 		}
 		writeError(w, e)
@@ -141,25 +139,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, out)
 }
 
-// claimsBody is one claim's fields, or a list of claims.
-type claimsBody struct {
-	registry.ClaimRequest
-	Claims []registry.ClaimRequest `json:"claims,omitempty"`
-}
-
-type nodesBody struct {
-	Nodes       []registry.Node `json:"nodes"`
-	NextAfterID int64           `json:"next_after_id,omitempty"`
-}
-
 func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, error) {
-	var body claimsBody
+	var body regapi.ClaimsBody
 	if err := s.decode(w, r, &body); err != nil {
 		return nil, err
 	}
 	if body.Claims == nil {
 		if sc == scopeNode && body.NewSecret {
-			return nil, apiErrorf(http.StatusForbidden, codeForbidden, "new_secret: changing a shard's secret needs the operator token")
+			return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden, "new_secret: changing a shard's secret needs the operator token")
 		}
 		nodes, err := s.store.Claim(r.Context(), body.ClaimRequest)
 		if err != nil {
@@ -167,27 +154,21 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, e
 		}
 		return nodes[0], nil
 	}
-	if body.ClaimRequest != (registry.ClaimRequest{}) {
-		return nil, apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: give either one claim's fields or \"claims\", not both")
+	if body.ClaimRequest != (regapi.ClaimRequest{}) {
+		return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: give either one claim's fields or \"claims\", not both")
 	}
 	if sc == scopeNode {
-		return nil, apiErrorf(http.StatusForbidden, codeForbidden, "claims: a node claims one identity per request; batches need the operator token")
+		return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden, "claims: a node claims one identity per request; batches need the operator token")
 	}
 	nodes, err := s.store.Claim(r.Context(), body.Claims...)
 	if err != nil {
 		return nil, err
 	}
-	return nodesBody{Nodes: nodes}, nil
-}
-
-type stateBody struct {
-	registry.NodeRef
-	State  registry.State `json:"state"`
-	Reason string         `json:"reason,omitempty"`
+	return regapi.NodesPage{Nodes: nodes}, nil
 }
 
 func (s *Server) setState(w http.ResponseWriter, r *http.Request, _ scope) (any, error) {
-	var body stateBody
+	var body regapi.StateBody
 	if err := s.decode(w, r, &body); err != nil {
 		return nil, err
 	}
@@ -196,27 +177,27 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request, _ scope) (any,
 
 func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
 	q := r.URL.Query()
-	f := registry.Filter{Shard: q.Get("shard"), State: registry.State(q.Get("state")), Role: q.Get("role"), Limit: MaxPageSize}
+	f := regapi.Filter{Shard: q.Get("shard"), State: regapi.State(q.Get("state")), Role: q.Get("role"), Limit: regapi.MaxPageSize}
 	for k := range q {
 		switch k {
 		case "shard", "state", "role", "after_id", "limit":
 		default:
-			return nil, apiErrorf(http.StatusBadRequest, codeInvalid, "query: unknown parameter %q (use shard, state, role, after_id, limit)", k)
+			return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: unknown parameter %q (use shard, state, role, after_id, limit)", k)
 		}
 	}
 	for name, dst := range map[string]*int64{"after_id": &f.AfterID} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
-				return nil, apiErrorf(http.StatusBadRequest, codeInvalid, "query: %s=%q is not a non-negative integer", name, v)
+				return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: %s=%q is not a non-negative integer", name, v)
 			}
 			*dst = n
 		}
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return nil, apiErrorf(http.StatusBadRequest, codeInvalid, "query: limit=%q: want 1 to %d", v, MaxPageSize)
+		if err != nil || n < 1 || n > regapi.MaxPageSize {
+			return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: limit=%q: want 1 to %d", v, regapi.MaxPageSize)
 		}
 		f.Limit = n
 	}
@@ -224,9 +205,9 @@ func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ scope) (any, er
 	if err != nil {
 		return nil, err
 	}
-	out := nodesBody{Nodes: nodes}
+	out := regapi.NodesPage{Nodes: nodes}
 	if out.Nodes == nil {
-		out.Nodes = []registry.Node{}
+		out.Nodes = []regapi.Node{}
 	}
 	if len(nodes) == f.Limit {
 		out.NextAfterID = nodes[len(nodes)-1].ID
@@ -235,23 +216,19 @@ func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ scope) (any, er
 }
 
 func (s *Server) recordImage(w http.ResponseWriter, r *http.Request, _ scope) (any, error) {
-	var img registry.Image
+	var img regapi.Image
 	if err := s.decode(w, r, &img); err != nil {
 		return nil, err
 	}
 	return s.store.RecordImage(r.Context(), img)
 }
 
-type imagesBody struct {
-	Images []registry.Image `json:"images"`
-}
-
 func (s *Server) images(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
 	imgs, err := s.store.Images(r.Context())
 	if imgs == nil {
-		imgs = []registry.Image{}
+		imgs = []regapi.Image{}
 	}
-	return imagesBody{Images: imgs}, err
+	return regapi.ImagesBody{Images: imgs}, err
 }
 
 type leaderStatus struct {
@@ -261,7 +238,7 @@ type leaderStatus struct {
 func (s *Server) leader(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
 	ok, err := s.cfg.IsLeader(r.Context())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", regapi.ErrUnavailable, err)
 	}
 	return leaderStatus{Leader: ok}, nil
 }
@@ -284,17 +261,17 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooBig):
-		return apiErrorf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+		return regapi.Errorf(http.StatusRequestEntityTooLarge, regapi.CodeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
 	case errors.Is(err, io.EOF):
-		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body is empty: send a JSON object")
+		return regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body is empty: send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: invalid JSON: it ends in the middle of a value (truncated?)")
+		return regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: invalid JSON: it ends in the middle of a value (truncated?)")
 	case errors.As(err, &syntax):
-		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: invalid JSON at byte %d: %v", syntax.Offset, err)
+		return regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: invalid JSON at byte %d: %v", syntax.Offset, err)
 	case errors.As(err, &typ):
-		return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: field %q: want %s, got JSON %s", jsonPath(typ.Field), typ.Type, typ.Value)
+		return regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: field %q: want %s, got JSON %s", jsonPath(typ.Field), typ.Type, typ.Value)
 	}
-	return apiErrorf(http.StatusBadRequest, codeBadJSON, "request body: %v", err)
+	return regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: %v", err)
 }
 
 // jsonPath drops the Go names of embedded structs from a decoder's field path

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
 // TestAPINodeReportsFailedWithReason: a bridge (node token) reports failed
@@ -17,16 +17,16 @@ func TestAPINodeReportsFailedWithReason(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	op, node := s.client(t, opToken), s.client(t, nodeToken)
 	const reason = "the JMS refused the bridge's XMPP login (not-authorized): the secret differs from the JMS's"
-	claimed, err := node.Claim(ctx, registry.ClaimRequest{ClaimID: "i-0fail", Shard: shard, Role: "jvb"})
+	claimed, err := node.Claim(ctx, regapi.ClaimRequest{ClaimID: "i-0fail", Shard: shard, Role: "jvb"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := registry.NodeRef{Shard: shard, Nickname: claimed[0].Nickname}
-	n, err := node.SetState(ctx, ref, registry.StateFailed, reason)
-	if err != nil || n.State != registry.StateFailed || n.Reason != reason {
+	ref := regapi.NodeRef{Shard: shard, Nickname: claimed[0].Nickname}
+	n, err := node.SetState(ctx, ref, regapi.StateFailed, reason)
+	if err != nil || n.State != regapi.StateFailed || n.Reason != reason {
 		t.Fatalf("report failed: %+v %v", n, err)
 	}
-	failed, err := op.Nodes(ctx, registry.Filter{State: registry.StateFailed})
+	failed, err := op.Nodes(ctx, regapi.Filter{State: regapi.StateFailed})
 	if err != nil || len(failed) != 1 || failed[0].Reason != reason || failed[0].Nickname != "jvb-001" {
 		t.Fatalf("list failed: %+v %v", failed, err)
 	}
@@ -41,7 +41,7 @@ func TestAPINodeReportsFailedWithReason(t *testing.T) {
 		status     int
 		code, want string
 	}{
-		{"reason too long", `{"shard":"meet.example.org","nickname":"jvb-001","state":"failed","reason":"` + strings.Repeat("x", registry.MaxReasonBytes+1) + `"}`,
+		{"reason too long", `{"shard":"meet.example.org","nickname":"jvb-001","state":"failed","reason":"` + strings.Repeat("x", regapi.MaxReasonBytes+1) + `"}`,
 			400, "invalid", "reason: is 513 bytes long"},
 		{"reason with a newline", `{"shard":"meet.example.org","nickname":"jvb-001","state":"failed","reason":"a\nb"}`,
 			400, "invalid", "reason: has a control"},
@@ -62,15 +62,15 @@ func TestAPINodeReportsFailedWithReason(t *testing.T) {
 			}
 		})
 	}
-	got, err := op.Nodes(ctx, registry.Filter{Shard: shard})
-	if err != nil || len(got) != 1 || got[0].State != registry.StateDraining || got[0].Reason != "" {
+	got, err := op.Nodes(ctx, regapi.Filter{Shard: shard})
+	if err != nil || len(got) != 1 || got[0].State != regapi.StateDraining || got[0].Reason != "" {
 		t.Errorf("after recovery and drain: %+v %v", got, err)
 	}
 	// The client maps the refusal back to the registry's error.
-	if _, err := node.SetState(ctx, ref, registry.StateFailed, "x"); !errors.Is(err, registry.ErrTransition) {
+	if _, err := node.SetState(ctx, ref, regapi.StateFailed, "x"); !errors.Is(err, regapi.ErrTransition) {
 		t.Errorf("client draining → failed: err = %v, want ErrTransition", err)
 	}
-	if _, err := node.SetState(ctx, ref, registry.StateRetired, "bad\x1b[0m"); !errors.Is(err, registry.ErrInvalid) {
+	if _, err := node.SetState(ctx, ref, regapi.StateRetired, "bad\x1b[0m"); !errors.Is(err, regapi.ErrInvalid) {
 		t.Errorf("client with an escape in the reason: err = %v, want ErrInvalid", err)
 	}
 }

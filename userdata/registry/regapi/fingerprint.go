@@ -1,4 +1,4 @@
-package registry
+package regapi
 
 import (
 	"crypto/pbkdf2"
@@ -45,8 +45,8 @@ func Fingerprint(shard, secret string) string {
 	return fingerprintVersion + hex.EncodeToString(key)
 }
 
-// validFingerprint reports whether fp looks like Fingerprint's output.
-func validFingerprint(fp string) bool {
+// ValidFingerprint reports whether fp looks like Fingerprint's output.
+func ValidFingerprint(fp string) bool {
 	h, ok := strings.CutPrefix(fp, fingerprintVersion)
 	if !ok || len(h) != 2*fingerprintBytes {
 		return false

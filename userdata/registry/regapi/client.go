@@ -1,4 +1,4 @@
-package httpapi
+package regapi
 
 import (
 	"bytes"
@@ -16,12 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
 
 // Client is a remote registry reached through its HTTP API. It implements
-// registry.Store. Every call is idempotent (claims carry claim ids, generated
+// Store. Every call is idempotent (claims carry claim ids, generated
 // here when missing), so calls are retried on connection errors and 503s
 // until their context ends or RetryFor passes.
 type Client struct {
@@ -31,7 +29,7 @@ type Client struct {
 	retryFor time.Duration
 }
 
-var _ registry.Store = (*Client)(nil)
+var _ Store = (*Client)(nil)
 
 // ClientOption tunes NewClient.
 type ClientOption func(*clientOptions) error
@@ -64,7 +62,7 @@ func WithRetryFor(d time.Duration) ClientOption {
 }
 
 // NewClient returns a client of the API at baseURL (e.g.
-// https://registry.example.org:8443). Plain http is allowed on loopback only:
+// https://example.org:8443). Plain http is allowed on loopback only:
 // elsewhere it would send the token in clear.
 func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 	u, err := url.Parse(baseURL)
@@ -74,7 +72,7 @@ func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("registry URL %q: plain http would send the token in clear: use https (http is allowed on loopback only)", baseURL)
 	}
-	if err := checkToken(token); err != nil {
+	if err := CheckToken(token); err != nil {
 		return nil, fmt.Errorf("registry token: %w", err)
 	}
 	o := clientOptions{retryFor: 30 * time.Second}
@@ -103,40 +101,40 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Claim implements registry.Store.
-func (c *Client) Claim(ctx context.Context, reqs ...registry.ClaimRequest) ([]registry.Node, error) {
-	reqs = append([]registry.ClaimRequest(nil), reqs...)
+// Claim implements Store.
+func (c *Client) Claim(ctx context.Context, reqs ...ClaimRequest) ([]Node, error) {
+	reqs = append([]ClaimRequest(nil), reqs...)
 	for i := range reqs {
 		if reqs[i].ClaimID == "" {
-			reqs[i].ClaimID = registry.NewClaimID() // before the first attempt: retries stay idempotent
+			reqs[i].ClaimID = NewClaimID() // before the first attempt: retries stay idempotent
 		}
 	}
 	if len(reqs) == 1 {
-		var n registry.Node
+		var n Node
 		if err := c.do(ctx, http.MethodPost, "/v1/claims", nil, reqs[0], &n); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
-		return []registry.Node{n}, nil
+		return []Node{n}, nil
 	}
-	var out nodesBody
-	if err := c.do(ctx, http.MethodPost, "/v1/claims", nil, claimsBody{Claims: reqs}, &out); err != nil {
+	var out NodesPage
+	if err := c.do(ctx, http.MethodPost, "/v1/claims", nil, ClaimsBody{Claims: reqs}, &out); err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return out.Nodes, nil
 }
 
-// SetState implements registry.Store.
-func (c *Client) SetState(ctx context.Context, ref registry.NodeRef, to registry.State, reason string) (registry.Node, error) {
-	var n registry.Node
-	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, stateBody{NodeRef: ref, State: to, Reason: reason}, &n); err != nil {
-		return registry.Node{}, fmt.Errorf("set state: %w", err)
+// SetState implements Store.
+func (c *Client) SetState(ctx context.Context, ref NodeRef, to State, reason string) (Node, error) {
+	var n Node
+	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, StateBody{NodeRef: ref, State: to, Reason: reason}, &n); err != nil {
+		return Node{}, fmt.Errorf("set state: %w", err)
 	}
 	return n, nil
 }
 
-// Nodes implements registry.Store; with f.Limit 0 it pages through all.
-func (c *Client) Nodes(ctx context.Context, f registry.Filter) ([]registry.Node, error) {
-	var all []registry.Node
+// Nodes implements Store; with f.Limit 0 it pages through all.
+func (c *Client) Nodes(ctx context.Context, f Filter) ([]Node, error) {
+	var all []Node
 	for {
 		q := url.Values{}
 		for k, v := range map[string]string{"shard": f.Shard, "state": string(f.State), "role": f.Role} {
@@ -150,7 +148,7 @@ func (c *Client) Nodes(ctx context.Context, f registry.Filter) ([]registry.Node,
 		if f.Limit > 0 {
 			q.Set("limit", strconv.Itoa(min(f.Limit, MaxPageSize)))
 		}
-		var page nodesBody
+		var page NodesPage
 		if err := c.do(ctx, http.MethodGet, "/v1/nodes", q, nil, &page); err != nil {
 			return nil, fmt.Errorf("list nodes: %w", err)
 		}
@@ -162,18 +160,18 @@ func (c *Client) Nodes(ctx context.Context, f registry.Filter) ([]registry.Node,
 	}
 }
 
-// RecordImage implements registry.Store.
-func (c *Client) RecordImage(ctx context.Context, img registry.Image) (registry.Image, error) {
-	var out registry.Image
+// RecordImage implements Store.
+func (c *Client) RecordImage(ctx context.Context, img Image) (Image, error) {
+	var out Image
 	if err := c.do(ctx, http.MethodPost, "/v1/images", nil, img, &out); err != nil {
-		return registry.Image{}, fmt.Errorf("record image: %w", err)
+		return Image{}, fmt.Errorf("record image: %w", err)
 	}
 	return out, nil
 }
 
-// Images implements registry.Store.
-func (c *Client) Images(ctx context.Context) ([]registry.Image, error) {
-	var out imagesBody
+// Images implements Store.
+func (c *Client) Images(ctx context.Context) ([]Image, error) {
+	var out ImagesBody
 	if err := c.do(ctx, http.MethodGet, "/v1/images", nil, nil, &out); err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
@@ -214,7 +212,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		select {
 		case <-ctx.Done():
 			if ae == nil {
-				return fmt.Errorf("%w: %v", registry.ErrUnavailable, err)
+				return fmt.Errorf("%w: %v", ErrUnavailable, err)
 			}
 			return err
 		case <-time.After(backoff):

@@ -1,4 +1,4 @@
-package registry
+package regapi
 
 import (
 	"crypto/rand"
@@ -39,10 +39,10 @@ func (fe fieldErrors) err() error {
 	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(fe...))
 }
 
-// normalizeClaims validates reqs, fills in generated claim ids and the auto
+// NormalizeClaims validates reqs, fills in generated claim ids and the auto
 // nickname, and returns all problems at once. newIDs reports whether every
 // claim id was generated here.
-func normalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err error) {
+func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err error) {
 	var fe fieldErrors
 	if len(reqs) == 0 {
 		fe.add("claims", "is empty: give at least one claim")
@@ -73,7 +73,7 @@ func normalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err er
 		checkToken(&fe, p+"claim_id", r.ClaimID, maxClaimIDLen)
 		checkToken(&fe, p+"image_id", r.ImageID, maxRefLen)
 		checkToken(&fe, p+"instance_id", r.InstanceID, maxRefLen)
-		if r.SecretFingerprint != "" && !validFingerprint(r.SecretFingerprint) {
+		if r.SecretFingerprint != "" && !ValidFingerprint(r.SecretFingerprint) {
 			fe.add(p+"secret_fingerprint", "is not a fingerprint made by registry.Fingerprint (v1:xxxx)")
 		}
 		if r.NewSecret && r.SecretFingerprint == "" {
@@ -148,8 +148,8 @@ func checkRef(fe *fieldErrors, ref NodeRef) {
 	}
 }
 
-// checkStateChange validates SetState's arguments, all problems at once.
-func checkStateChange(ref NodeRef, to State, reason string) error {
+// CheckStateChange validates SetState's arguments, all problems at once.
+func CheckStateChange(ref NodeRef, to State, reason string) error {
 	var fe fieldErrors
 	checkRef(&fe, ref)
 	checkState(&fe, "state", to, false)
@@ -158,17 +158,17 @@ func checkStateChange(ref NodeRef, to State, reason string) error {
 }
 
 func checkState(fe *fieldErrors, field string, s State, emptyOK bool) {
-	if validState(s) || emptyOK && s == "" {
+	if ValidState(s) || emptyOK && s == "" {
 		return
 	}
 	if s == "" {
-		fe.add(field, "is required: one of %s", joinStates(States, ", "))
+		fe.add(field, "is required: one of %s", JoinStates(States, ", "))
 		return
 	}
 	if len(s) > maxRoleLen {
 		s = s[:maxRoleLen] + "…"
 	}
-	fe.add(field, "%q is not one of %s", s, joinStates(States, ", "))
+	fe.add(field, "%q is not one of %s", s, JoinStates(States, ", "))
 }
 
 // checkReason accepts one line of printable UTF-8 text of at most
@@ -191,7 +191,7 @@ func checkReason(fe *fieldErrors, field, s string) {
 	}
 }
 
-func checkImage(img Image) error {
+func CheckImage(img Image) error {
 	var fe fieldErrors
 	if img.ArtifactID == "" {
 		fe.add("artifact_id", "is required: the image's file name or cloud image id")
@@ -220,4 +220,17 @@ func NewClaimID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux (Go ≥ 1.24 panics instead)
 	return fmt.Sprintf("c-%016x-%s", uint64(time.Now().UnixNano()), hex.EncodeToString(b[:]))
+}
+
+// CheckFilter validates a listing filter.
+func CheckFilter(f Filter) error {
+	var fe fieldErrors
+	checkState(&fe, "state", f.State, true)
+	if f.Limit < 0 {
+		fe.add("limit", "is negative: give 0 (all) or more")
+	}
+	if f.AfterID < 0 {
+		fe.add("after_id", "is negative: give 0 (from the start) or a node id")
+	}
+	return fe.err()
 }

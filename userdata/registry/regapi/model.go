@@ -1,4 +1,4 @@
-package registry
+package regapi
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 // State is where a node is in its life: issued → active → draining → retired,
 // with failed beside active for a node that could not configure itself.
-// checkTransition (alloc.go) holds the allowed changes.
+// CheckTransition (states.go) holds the allowed changes.
 type State string
 
 // The states of a node.

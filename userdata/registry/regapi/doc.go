@@ -1,0 +1,12 @@
+// Package regapi is the registry as its clients see it: the records (Node,
+// Image), the requests (ClaimRequest, NodeRef, Filter), the states and their
+// allowed changes, the errors callers tell apart with errors.Is, the checks
+// every request passes, the wire format of the HTTP API, and Client, which
+// speaks that API.
+//
+// It is free of cgo on purpose: the node agent (cmd/jitsi-node), a static
+// binary that runs on every target release, links it to claim its identity
+// and report its state. The dqlite store that implements Store lives apart,
+// in userdata/registry, and the HTTP server in userdata/registry/httpapi; a
+// test fails if this package's imports ever reach go-dqlite or cgo.
+package regapi
