@@ -77,7 +77,7 @@ func (f *specFlags) spec(env Env) (node.Spec, error) {
 		if err != nil {
 			return s, err
 		}
-		s.Registry = &node.RegistryLink{URL: f.nodeRegistryURL, NodeToken: tok}
+		s.Registry = &node.RegistryLink{URL: f.nodeRegistryURL, Credential: tok}
 	}
 	for i, raw := range f.extraShards {
 		sh, err := parseExtraShard(env, raw)

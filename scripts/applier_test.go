@@ -53,7 +53,7 @@ func registryAPI(t *testing.T) (regapi.Store, string) {
 func nodeDir(t *testing.T, url, token string) string {
 	t.Helper()
 	return specDir(t, node.Spec{Role: node.RoleJVB, JMSFQDN: fqdn, Secret: "s3cret", Group: "bridges-eu",
-		Registry: &node.RegistryLink{URL: url, NodeToken: token}})
+		Registry: &node.RegistryLink{URL: url, Credential: token}})
 }
 
 // specDir writes the node-side files of s into a scratch directory.
@@ -173,7 +173,7 @@ func TestJMSReportsItsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := specDir(t, node.Spec{Role: node.RoleJMS, JMSFQDN: fqdn, Secret: "s3cret",
-		Registry: &node.RegistryLink{URL: url, NodeToken: nodeToken}})
+		Registry: &node.RegistryLink{URL: url, Credential: nodeToken}})
 	if _, stderr, err := applier(t, dir, t.TempDir(), "i-jms", `report_state active`); err != nil {
 		t.Fatalf("report: %v\n%s", err, stderr)
 	}

@@ -47,7 +47,7 @@ func cases() map[string]node.Spec {
 	group := jvb
 	group.Nickname = ""
 	group.Group = "bridges-eu"
-	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", NodeToken: "node-token-0123456789"}
+	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", Credential: "node-token-0123456789"}
 	reporting := jvb
 	reporting.Registry = group.Registry
 	jmsReporting := jms
@@ -155,7 +155,7 @@ func TestFileModesAndSecrets(t *testing.T) {
 		c := Build(s)
 		secrets := []string{s.Secret}
 		if s.Registry != nil {
-			secrets = append(secrets, s.Registry.NodeToken)
+			secrets = append(secrets, s.Registry.Credential)
 		}
 		for _, sh := range s.ExtraShards {
 			secrets = append(secrets, sh.Secret)

@@ -40,7 +40,7 @@ func NodeFiles(s node.Spec) []File {
 	if s.Registry != nil {
 		// curl reads it with -H @file: the token stays off command lines.
 		files = append(files, File{Path: NodeRegistryAuth, Owner: "root:root", Mode: modeSecret,
-			Content: []byte("Authorization: Bearer " + s.Registry.NodeToken + "\n")})
+			Content: []byte("Authorization: Bearer " + s.Registry.Credential + "\n")})
 	}
 	switch s.Role {
 	case node.RoleJVB:

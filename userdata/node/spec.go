@@ -83,9 +83,15 @@ type Spec struct {
 type RegistryLink struct {
 	// URL of the API, e.g. https://registry.example.org:8443.
 	URL string `json:"url"`
-	// NodeToken is the registry's node token (claim and report only). Like
-	// the secret, it is never logged or shown in errors.
-	NodeToken string `json:"-"`
+	// CA is PEM certificates the node trusts for the API's HTTPS, when the
+	// system's roots do not (a self-signed registry). Optional.
+	CA string `json:"ca,omitempty"`
+	// Credential is what the node authenticates with: its own node
+	// credential (an issued node: it may report its own state and nothing
+	// else), or its group's token (an autoscaling group's user-data: it may
+	// claim one identity in that group, which answers with the node's own
+	// credential). Like the secret, it is never logged or shown in errors.
+	Credential string `json:"-"`
 }
 
 // NAT settings of a bridge behind NAT (JVB only).

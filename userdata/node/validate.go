@@ -330,12 +330,12 @@ func (v *validator) registry(r RegistryLink) {
 		v.add("registry.url", "%q is not a registry URL: use http(s)://host[:port] without path, query or credentials", r.URL)
 	}
 	switch {
-	case r.NodeToken == "":
-		v.add("registry.node_token", "is required: the registry's node token (give it with --node-token-file)")
-	case len(r.NodeToken) < MinTokenLen || len(r.NodeToken) > MaxTokenLen:
-		v.add("registry.node_token", "is %d bytes long: use %d to %d (e.g. openssl rand -hex 32)", len(r.NodeToken), MinTokenLen, MaxTokenLen)
-	case strings.ContainsFunc(r.NodeToken, func(c rune) bool { return c <= ' ' || c > '~' }):
-		v.add("registry.node_token", "has a space, control or non-ASCII character: a bearer token is printable ASCII")
+	case r.Credential == "":
+		v.add("registry.credential", "is required: the node's registry credential or its group's token (issue makes them)")
+	case len(r.Credential) < MinTokenLen || len(r.Credential) > MaxTokenLen:
+		v.add("registry.credential", "is %d bytes long: want %d to %d", len(r.Credential), MinTokenLen, MaxTokenLen)
+	case strings.ContainsFunc(r.Credential, func(c rune) bool { return c <= ' ' || c > '~' }):
+		v.add("registry.credential", "has a space, control or non-ASCII character: a bearer token is printable ASCII")
 	}
 }
 

@@ -35,7 +35,7 @@ func TestValidateAcceptsGoodSpecs(t *testing.T) {
 		"bridge group": func() Spec {
 			s := bridge()
 			s.Nickname, s.Group = "", "bridges-eu"
-			s.Registry = &RegistryLink{URL: "https://registry.example.org:8443/", NodeToken: "tok-0123456789abcdef"}
+			s.Registry = &RegistryLink{URL: "https://registry.example.org:8443/", Credential: "tok-0123456789abcdef"}
 			return s
 		}(),
 		"jms":       jms(),
@@ -113,25 +113,25 @@ func TestValidateRejects(t *testing.T) {
 		{"stun bad host", func(s *Spec) { s.NAT.STUNServers = []string{"st un:3478"} }, "host is neither an IP address nor a DNS name"},
 		{"group with nickname", func(s *Spec) {
 			s.Group = "g"
-			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", NodeToken: "t-0123456789abcdef"}
+			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", Credential: "t-0123456789abcdef"}
 		}, `nickname: must be empty with a group: each bridge of group "g" claims its nickname at boot`},
 		{"group legacy", func(s *Spec) {
 			s.Nickname, s.Group, s.Format = "", "g", FormatLegacy
-			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", NodeToken: "t-0123456789abcdef"}
+			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", Credential: "t-0123456789abcdef"}
 		}, `format: "legacy" cannot be used with a group`},
 		{"group bad name", func(s *Spec) {
 			s.Nickname, s.Group = "", "G 1"
-			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", NodeToken: "t-0123456789abcdef"}
+			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", Credential: "t-0123456789abcdef"}
 		}, `group: "G 1" is not allowed`},
 		{"group without registry", func(s *Spec) { s.Nickname, s.Group = "", "g" }, "registry: is required with a group"},
 		{"registry url path", func(s *Spec) {
-			s.Registry = &RegistryLink{URL: "https://r.example.org/api", NodeToken: "t-0123456789abcdef"}
+			s.Registry = &RegistryLink{URL: "https://r.example.org/api", Credential: "t-0123456789abcdef"}
 		}, `registry.url: "https://r.example.org/api" is not a registry URL`},
-		{"registry url scheme", func(s *Spec) { s.Registry = &RegistryLink{URL: "ftp://r.example.org", NodeToken: "t-0123456789abcdef"} }, "registry.url:"},
-		{"registry no token", func(s *Spec) { s.Registry = &RegistryLink{URL: "https://r.example.org"} }, "registry.node_token: is required"},
+		{"registry url scheme", func(s *Spec) { s.Registry = &RegistryLink{URL: "ftp://r.example.org", Credential: "t-0123456789abcdef"} }, "registry.url:"},
+		{"registry no token", func(s *Spec) { s.Registry = &RegistryLink{URL: "https://r.example.org"} }, "registry.credential: is required"},
 		{"registry token space", func(s *Spec) {
-			s.Registry = &RegistryLink{URL: "https://r.example.org", NodeToken: "a b-0123456789abcdef"}
-		}, "registry.node_token: has a space"},
+			s.Registry = &RegistryLink{URL: "https://r.example.org", Credential: "a b-0123456789abcdef"}
+		}, "registry.credential: has a space"},
 		{"local bridge on jvb", func(s *Spec) { s.LocalBridge = true }, "local_bridge: applies to role jms only"},
 		{"cert on jvb", func(s *Spec) { s.Cert.Choice = CertOwn }, "cert: applies to role jms only"},
 	}

@@ -259,3 +259,23 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 	}
 	return nil
 }
+
+// ClaimInGroup claims an identity in the group whose token the client holds.
+// It is retried like every call (connection errors, 503), so give it a
+// context with the bound the caller can wait.
+func (c *Client) ClaimInGroup(ctx context.Context, gc GroupClaim) (ClaimResult, error) {
+	var out ClaimResult
+	if err := c.do(ctx, http.MethodPost, "/v1/claims", nil, gc, &out); err != nil {
+		return ClaimResult{}, fmt.Errorf("claim in group: %w", err)
+	}
+	return out, nil
+}
+
+// Report sets the state of the node whose credential the client holds.
+func (c *Client) Report(ctx context.Context, to State, reason string) (Node, error) {
+	var n Node
+	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, Report{State: to, Reason: reason}, &n); err != nil {
+		return Node{}, fmt.Errorf("report state %s: %w", to, err)
+	}
+	return n, nil
+}

@@ -30,3 +30,35 @@ type ImagesBody struct {
 
 // MaxPageSize caps GET /v1/nodes?limit (and is its default).
 const MaxPageSize = 1000
+
+// GroupClaim is what a member of an autoscaling group sends to POST
+// /v1/claims with its group's token: the group, shard, role and format come
+// from the group's record, never from the request.
+type GroupClaim struct {
+	// InstanceID is the cloud's id of the instance (cloud-init's
+	// instance_id). A group takes each instance once.
+	InstanceID string `json:"instance_id"`
+	// ClaimKey is a random value the node made before its first attempt
+	// and keeps (root-only): repeating a claim with the same instance id and
+	// key returns the same node with a fresh credential (an answer lost on
+	// the way), while the same instance id with another key is refused.
+	// The registry stores only its hash.
+	ClaimKey string `json:"claim_key"`
+	// ImageID is the image the instance booted, when the node knows it.
+	ImageID string `json:"image_id,omitempty"`
+}
+
+// ClaimResult answers a GroupClaim: the node's record and its own
+// credential, which this answer carries once (the registry keeps its hash).
+type ClaimResult struct {
+	Node       Node   `json:"node"`
+	Credential string `json:"credential"`
+}
+
+// Report is the body a node sends to POST /v1/state with its own
+// credential: the node is the credential's, so no NodeRef is needed (one
+// naming another node is refused).
+type Report struct {
+	State  State  `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
