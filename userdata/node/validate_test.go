@@ -127,7 +127,9 @@ func TestValidateRejects(t *testing.T) {
 		{"registry url path", func(s *Spec) {
 			s.Registry = &RegistryLink{URL: "https://r.example.org/api", Credential: "t-0123456789abcdef"}
 		}, `registry.url: "https://r.example.org/api" is not a registry URL`},
-		{"registry url scheme", func(s *Spec) { s.Registry = &RegistryLink{URL: "ftp://r.example.org", Credential: "t-0123456789abcdef"} }, "registry.url:"},
+		{"registry url scheme", func(s *Spec) {
+			s.Registry = &RegistryLink{URL: "ftp://r.example.org", Credential: "t-0123456789abcdef"}
+		}, "registry.url:"},
 		{"registry no token", func(s *Spec) { s.Registry = &RegistryLink{URL: "https://r.example.org"} }, "registry.credential: is required"},
 		{"registry token space", func(s *Spec) {
 			s.Registry = &RegistryLink{URL: "https://r.example.org", Credential: "a b-0123456789abcdef"}
