@@ -44,6 +44,9 @@ const (
 // legacyPrefix starts every legacy XMPP shard key.
 const legacyPrefix = "org.jitsi.videobridge.xmpp.user."
 
+// propRESTShutdown is the legacy name of videobridge.rest.shutdown.enabled.
+const propRESTShutdown = "org.jitsi.videobridge.ENABLE_REST_SHUTDOWN"
+
 // DefaultHTTPAddr is where the real bridge's private HTTP server listens.
 const DefaultHTTPAddr = "127.0.0.1:8080"
 
@@ -70,11 +73,20 @@ type Config struct {
 	Ignored []string
 	// HTTPAddr is videobridge.http-servers.private host:port.
 	HTTPAddr string
-	// ShutdownEnabled is videobridge.apis.rest.enabled AND
-	// videobridge.rest.shutdown.enabled: POST /colibri/shutdown needs both.
+	// RESTEnabled is videobridge.apis.rest.enabled (default false): it gates
+	// /colibri/stats and POST /colibri/shutdown. (Bridges before stable 8044
+	// let a --apis command-line argument override it: see the stand-in.)
+	RESTEnabled bool
+	// ShutdownEnabled is videobridge.rest.shutdown.enabled (default false):
+	// POST /colibri/shutdown needs it AND RESTEnabled.
 	ShutdownEnabled bool
-	// DrainEnabled is videobridge.rest.drain.enabled (default true).
+	// DrainEnabled is videobridge.rest.drain.enabled (default true; the
+	// endpoint exists from stable 6865).
 	DrainEnabled bool
+	// Harvest is the address discovery ice4j would do.
+	Harvest Harvest
+	// Health is what the health checker reads.
+	Health Health
 }
 
 // Load reads dir/jvb.conf and dir/sip-communicator.properties; a missing
@@ -118,8 +130,17 @@ func Parse(jvbConf, sipProps string, getenv func(string) string) (Config, error)
 	h := hocon{root: tree, getenv: getenv}
 	cfg := Config{
 		HTTPAddr:        DefaultHTTPAddr,
-		ShutdownEnabled: h.boolAt(false, "videobridge", "apis", "rest", "enabled") && h.boolAt(false, "videobridge", "rest", "shutdown", "enabled"),
+		RESTEnabled:     h.boolAt(false, "videobridge", "apis", "rest", "enabled"),
+		ShutdownEnabled: h.boolAt(false, "videobridge", "rest", "shutdown", "enabled"),
 		DrainEnabled:    h.boolAt(true, "videobridge", "rest", "drain", "enabled"),
+		Health:          Health{RequireValidAddress: h.boolAt(true, "videobridge", "health", "require-valid-address")},
+	}
+	// The legacy name of the shutdown switch wins, as every legacy key does.
+	if v, ok := props[propRESTShutdown]; ok {
+		cfg.ShutdownEnabled = strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	if cfg.Harvest, err = h.harvest(props); err != nil {
+		return Config{}, err
 	}
 	host, port := "127.0.0.1", "8080"
 	if v, ok := h.stringAt("videobridge", "http-servers", "private", "host"); ok {
