@@ -22,8 +22,9 @@ deps: ## install what build and tests need (idempotent; Debian/Ubuntu, as root)
 build: ## build ./packer-plugin-jitsi
 	$(GO) build -tags $(GOTAGS) -o $(BINARY) .
 
-generate: ## regenerate HCL2 specs (must leave no diff)
+generate: ## regenerate HCL2 specs and the docs from the Config field comments (must leave no diff)
 	$(GO) generate ./...
+	$(GO) run ./internal/docsgen/gen
 
 test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 	$(GO) vet -tags $(GOTAGS) ./...

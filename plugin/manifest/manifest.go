@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/atomicfile"
 )
@@ -96,4 +97,20 @@ func Read(path string) (Manifest, error) {
 		return m, fmt.Errorf("read manifest %s: role, os and packages are required", path)
 	}
 	return m, nil
+}
+
+// DefaultFile is the manifest path both the provisioner and the
+// post-processor use when none is configured: one per build, in Packer's
+// working directory.
+func DefaultFile(buildName string) string {
+	if buildName == "" {
+		return "jitsi-manifest.json"
+	}
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, buildName)
+	return "jitsi-manifest-" + safe + ".json"
 }
