@@ -30,6 +30,7 @@ var ErrToolsMissing = errors.New("java and mvn are needed to build the jvb-confi
 type Reader struct {
 	java      string
 	classpath string
+	archive   string // class data sharing archive, "" for none
 	// Dir is the cache directory holding the jar and its lib/.
 	Dir string
 }
@@ -76,13 +77,19 @@ func Build(ctx context.Context, src, cache string) (*Reader, error) {
 	dir := filepath.Join(cache, "reader-"+sum[:16])
 	r := &Reader{java: java, Dir: dir,
 		classpath: filepath.Join(dir, "jvb-config-reader.jar") + string(os.PathListSeparator) + filepath.Join(dir, "lib", "*")}
-	if _, err := os.Stat(filepath.Join(dir, "jvb-config-reader.jar")); err == nil {
-		return r, nil
+	if _, err := os.Stat(filepath.Join(dir, "jvb-config-reader.jar")); err != nil {
+		if err := build(ctx, mvn, src, files, cache, dir); err != nil {
+			return nil, err
+		}
+		prune(cache, filepath.Base(dir))
 	}
-	if err := build(ctx, mvn, src, files, cache, dir); err != nil {
-		return nil, err
+	archive := filepath.Join(dir, archiveName)
+	if _, err := os.Stat(archive); err != nil {
+		if err := r.makeArchive(ctx); err != nil {
+			return nil, err
+		}
 	}
-	prune(cache, filepath.Base(dir))
+	r.archive = archive
 	return r, nil
 }
 

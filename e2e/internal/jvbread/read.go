@@ -41,7 +41,14 @@ func (r *Reader) Read(ctx context.Context, in Input) (*Result, error) {
 	if err := layOut(root, in.Files); err != nil {
 		return nil, err
 	}
-	args := []string{"-XX:TieredStopAtLevel=1", "-cp", r.classpath, "fixture.jvbreader.LauncherKt", "--root", root}
+	args := []string{"-XX:TieredStopAtLevel=1"}
+	if r.archive != "" {
+		args = append(args, "-XX:SharedArchiveFile="+r.archive)
+	}
+	args = append(args, "-cp", r.classpath, "fixture.jvbreader.LauncherKt", "--root", root)
+	if r.archive != "" {
+		args = append(args, "--class-archive", r.archive)
+	}
 	names := make([]string, 0, len(in.Env))
 	for k := range in.Env {
 		names = append(names, k)
@@ -58,8 +65,7 @@ func (r *Reader) Read(ctx context.Context, in Input) (*Result, error) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.java, args...)
-	// The launcher hands non-ASCII environment values on in its locale's charset.
-	cmd.Env = []string{"LANG=C.UTF-8", "PATH=" + os.Getenv("PATH")}
+	cmd.Env = launcherEnv()
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("run jvb-config-reader: %w\n%s", err, tail(stderr.String(), 30))
@@ -96,3 +102,7 @@ func layOut(root string, files map[string][]byte) error {
 	}
 	return nil
 }
+
+// launcherEnv is the fixture launcher's own environment (the bridge's is built
+// by the launcher). It hands non-ASCII values on in its locale's charset.
+func launcherEnv() []string { return []string{"LANG=C.UTF-8", "PATH=" + os.Getenv("PATH")} }
