@@ -10,6 +10,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/testvectors"
 )
 
 // readBack renders s, parses the YAML, and reads every config file back the
@@ -60,7 +61,7 @@ func hoconShard(r readBackFiles, key string) any {
 }
 
 func FuzzSecret(f *testing.F) {
-	for _, s := range []string{nastySecret, "plain", `$(reboot)`, "`id`", `"}{`, "a\\", "x\ny", " padded ", "ü😀"} {
+	for _, s := range testvectors.SecretSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, secret string) {
@@ -101,7 +102,7 @@ func FuzzSecret(f *testing.F) {
 }
 
 func FuzzNickname(f *testing.F) {
-	for _, s := range []string{"jvb-001", "a", "Jvb", "jvb.1", "jvb 1", "j\"vb", "-x"} {
+	for _, s := range testvectors.NicknameSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, nick string) {

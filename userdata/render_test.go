@@ -20,45 +20,16 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/testvectors"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-const nastySecret = `a#b=c:d\e "f" ü`
+const nastySecret = testvectors.NastySecret
 
-// cases cover every role × format, with the options that change the output.
-func cases() map[string]node.Spec {
-	jvb := node.Spec{Role: node.RoleJVB, JMSFQDN: "meet.example.org", Secret: nastySecret, Nickname: "jvb-001"}
-	legacy := jvb
-	legacy.Format = node.FormatLegacy
-	legacy.Nickname = "jvb-002"
-	nat := jvb
-	nat.NAT = node.NAT{PublicAddress: "203.0.113.7", STUNServers: []string{"stun.example.org:3478"}}
-	nat.ExtraShards = []node.Shard{{ID: "shard-2", JMSFQDN: "meet2.example.org", Secret: "second secret"}}
-	legacyNAT := nat
-	legacyNAT.Format = node.FormatLegacy
-	legacyNAT.NAT.LocalAddress = "10.0.0.7"
-	jms := node.Spec{Role: node.RoleJMS, JMSFQDN: "meet.example.org", Secret: nastySecret}
-	le := jms
-	le.Cert = node.Cert{Choice: node.CertLetsEncrypt, Email: "ops@example.org"}
-	le.LocalBridge = true
-	own := jms
-	own.Cert = node.Cert{Choice: node.CertOwn, CertPath: "/etc/ssl/meet.crt", KeyPath: "/etc/ssl/meet.key"}
-	group := jvb
-	group.Nickname = ""
-	group.Group = "bridges-eu"
-	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", Credential: "node-token-0123456789"}
-	reporting := jvb
-	reporting.Registry = group.Registry
-	jmsReporting := jms
-	jmsReporting.Registry = group.Registry
-	return map[string]node.Spec{
-		"jms-reporting": jmsReporting,
-		"jvb-group":     group, "jvb-modern-reporting": reporting,
-		"jvb-modern": jvb, "jvb-legacy": legacy, "jvb-modern-nat-two-shards": nat, "jvb-legacy-nat-two-shards": legacyNAT,
-		"jms": jms, "jms-letsencrypt-local-bridge": le, "jms-own-cert": own,
-	}
-}
+// cases cover every role × format, with the options that change the output
+// (shared with the e2e JVM tier).
+func cases() map[string]node.Spec { return testvectors.Cases() }
 
 func TestGolden(t *testing.T) {
 	for name, s := range cases() {
