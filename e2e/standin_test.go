@@ -125,8 +125,8 @@ func TestStandinWrongSecretFailsClearly(t *testing.T) {
 	}
 }
 
-// Jitsi's precedence trap: legacy xmpp.user keys in sip-communicator.properties
-// replace every jvb.conf shard.
+// Jitsi's precedence trap: a complete legacy shard in sip-communicator.properties
+// replaces every jvb.conf shard.
 func TestStandinLegacyKeysOverrideJvbConf(t *testing.T) {
 	srv := startJMS(t)
 	focus := checker(t, srv, focusSecret)
@@ -145,16 +145,13 @@ org.jitsi.videobridge.xmpp.user.shard.DISABLE_CERTIFICATE_VERIFICATION=true
 		t.Errorf("jvb.conf's nickname joined although legacy keys exist: %v", nicks(occ))
 	}
 
-	// A stale legacy key alone shadows jvb.conf: the bridge joins nothing.
+	// A stale legacy key alone is an incomplete entry: dropped, and jvb.conf's
+	// shard is used (Jitsi's XmppClientConnectionConfig; the JVM tier shows it).
 	stale := startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "modern-2"), "org.jitsi.videobridge.xmpp.user.shard.MUC_NICKNAME=stale-uuid\n"))
-	// Healthy all the same: Jitsi's health check is about addresses, not XMPP.
-	stale.waitHealth(t, http.StatusOK, 10*time.Second)
-	if st := stale.state(t); len(st.Shards) != 0 || len(st.Ignored) != 1 || !strings.Contains(st.Ignored[0], `sip-communicator.properties shard "shard" lacks`) {
-		t.Errorf("state %+v: want no shard and the ignored legacy shard named", st)
-	}
-	time.Sleep(2 * time.Second)
-	if _, ok := focus.Occupants(srv.Brewery())["modern-2"]; ok {
-		t.Error("jvb.conf's shard was used despite a legacy key")
+	waitOccupants(t, focus, srv.Brewery(), "modern-2 (jvb.conf's shard)", hasNick("modern-2"))
+	if st := stale.state(t); len(st.Shards) != 1 || st.Shards[0].Nickname != "modern-2" || len(st.Ignored) != 1 ||
+		!strings.Contains(st.Ignored[0], `sip-communicator.properties shard "shard" lacks`) {
+		t.Errorf("state %+v: want jvb.conf's shard and the ignored legacy entry named", st)
 	}
 }
 
