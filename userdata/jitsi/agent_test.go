@@ -1,9 +1,9 @@
 package jitsi
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -111,12 +111,12 @@ func TestBootCheck(t *testing.T) {
 		b    Boot
 		want string
 	}{
-		"ok":              {Boot{Nickname: "jvb-1", LocalAddress: "10.0.0.1", PublicAddress: "203.0.113.1"}, ""},
-		"no mapping":      {Boot{Nickname: "jvb-1"}, ""},
-		"no nickname":     {Boot{}, "nickname is required"},
-		"bad nickname":    {Boot{Nickname: "J 1"}, "nickname \"J 1\" is not allowed"},
-		"half mapping":    {Boot{Nickname: "jvb-1", PublicAddress: "203.0.113.1"}, "needs both addresses"},
-		"not an address":  {Boot{Nickname: "jvb-1", LocalAddress: "10.0.0.1", PublicAddress: "x\"}"}, "is not an IP address"},
+		"ok":             {Boot{Nickname: "jvb-1", LocalAddress: "10.0.0.1", PublicAddress: "203.0.113.1"}, ""},
+		"no mapping":     {Boot{Nickname: "jvb-1"}, ""},
+		"no nickname":    {Boot{}, "nickname is required"},
+		"bad nickname":   {Boot{Nickname: "J 1"}, "nickname \"J 1\" is not allowed"},
+		"half mapping":   {Boot{Nickname: "jvb-1", PublicAddress: "203.0.113.1"}, "needs both addresses"},
+		"not an address": {Boot{Nickname: "jvb-1", LocalAddress: "10.0.0.1", PublicAddress: "x\"}"}, "is not an IP address"},
 	} {
 		err := c.b.Check()
 		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {

@@ -129,12 +129,12 @@ func TestNastySecretThroughJitsiReaders(t *testing.T) {
 			"ice4j.harvest.mapping.stun.addresses", "ice4j.harvest.mapping.static-mappings",
 			"ice4j.harvest.mapping.aws.enabled", "videobridge.apis.rest.enabled", "videobridge.rest.shutdown.enabled")
 		want := map[string]string{
-			prefix + "shard.password":     nastySecret,
-			prefix + "shard-2.password":   second,
-			prefix + "shard.muc_nickname": "jvb-007",
-			prefix + "shard.domain":       "auth.meet.example.org",
-			prefix + "shard-2.muc_jids":   "jvbbrewery@internal.auth.meet2.example.org",
-			prefix + "shard.port":         "5222",
+			prefix + "shard.password":           nastySecret,
+			prefix + "shard-2.password":         second,
+			prefix + "shard.muc_nickname":       "jvb-007",
+			prefix + "shard.domain":             "auth.meet.example.org",
+			prefix + "shard-2.muc_jids":         "jvbbrewery@internal.auth.meet2.example.org",
+			prefix + "shard.port":               "5222",
 			"ice4j.harvest.mapping.aws.enabled": "false",
 			"videobridge.apis.rest.enabled":     "true",
 			"videobridge.rest.shutdown.enabled": "true",
