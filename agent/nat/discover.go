@@ -54,6 +54,14 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// RouteSourceOrDefault is RouteSource, or DefaultRouteSource when unset.
+func (o Options) RouteSourceOrDefault() func() (netip.Addr, error) {
+	if o.RouteSource != nil {
+		return o.RouteSource
+	}
+	return DefaultRouteSource
+}
+
 // Result is what Discover found.
 type Result struct {
 	Cloud Cloud

@@ -225,4 +225,3 @@ func DMI(cloud nat.Cloud) map[string]string {
 	}
 	return map[string]string{d + "product_name": "Standard PC (Q35 + ICH9, 2009)\n"}
 }
-
