@@ -46,20 +46,19 @@ func (a *Agent) Apply(ctx context.Context) error {
 	if l.spec.Group != "" {
 		link = nil
 	}
-	unitsChanged, err := a.installUnits(ctx, true)
-	if err != nil {
+	if _, err := a.installUnits(ctx, true); err != nil {
 		return a.fail(ctx, link, err)
 	}
 	var (
 		state   applied
+		started bool
 		startUp time.Duration
 	)
 	switch l.spec.Role {
 	case node.RoleJVB:
 		var run bridgeRun
-		run.changed = unitsChanged
 		err = a.applyBridge(ctx, l, prev, &run)
-		state, startUp = run.state, run.start
+		state, started, startUp = run.state, run.started, run.start
 		if run.link != nil {
 			link = run.link
 		}
@@ -75,7 +74,7 @@ func (a *Agent) Apply(ctx context.Context) error {
 	}
 	_ = a.fs.Remove(jitsi.FailedState)
 	total := a.clock.Now().Sub(began)
-	if startUp > 0 {
+	if started {
 		a.log.printf("applied in %s (+ %s start %s)", round(total-startUp), jitsi.SvcJVB, round(startUp))
 	} else {
 		a.log.printf("applied in %s", round(total))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ type bridgeRun struct {
 	state   applied
 	link    *node.RegistryLink // how the node reports (its own credential)
 	changed []string
+	started bool
 	start   time.Duration // restart → healthy
 }
 
@@ -61,7 +63,7 @@ func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *br
 		a.log.printf("systemd is not running: files written, %s not started", jitsi.SvcJVB)
 		return nil
 	}
-	if len(run.changed) > 0 {
+	if slices.Contains(run.changed, jitsi.JVBDropIn) {
 		if err := a.sd.DaemonReload(ctx); err != nil {
 			return err
 		}
@@ -82,7 +84,7 @@ func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *br
 	if err := a.waitHealthy(ctx, since); err != nil {
 		return err
 	}
-	run.start = a.clock.Now().Sub(since)
+	run.started, run.start = true, a.clock.Now().Sub(since)
 	// Drain before the bridge stops (scale-in, shutdown): from now on.
 	return a.sd.Enable(ctx, jitsi.DrainUnit, true)
 }
