@@ -26,6 +26,12 @@ func (a *Agent) Apply(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
+	if !a.fs.Exists(jitsi.RanState) {
+		if _, err := a.fs.Write(system.File{Path: jitsi.RanState, Owner: jitsi.RootOwner, Mode: 0o644,
+			Content: []byte("jitsi-node apply ran on this instance: " + jitsi.AgentUnit + " applies at every boot\n")}); err != nil {
+			return err
+		}
+	}
 	l, err := a.load(ctx)
 	if err != nil {
 		a.recordFailure(err)

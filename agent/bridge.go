@@ -59,6 +59,11 @@ func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *br
 		return err
 	}
 	run.changed = append(run.changed, changed...)
+	// Before any start: the bridge's ExecStartPre (apply --check) rewrites
+	// its files from this record, so it must already be this run's.
+	if err := a.writeJSON(jitsi.AppliedState, 0o644, run.state); err != nil {
+		return err
+	}
 	if !a.sd.Running() {
 		a.log.printf("systemd is not running: files written, %s not started", jitsi.SvcJVB)
 		return nil

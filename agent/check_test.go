@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/agent/nat"
+	"github.com/jitsi-packer/packer-plugin-jitsi/agent/system"
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 )
@@ -88,5 +90,45 @@ func TestCheckNeverBlocksForItsOwnTrouble(t *testing.T) {
 	n.write(jitsi.NodeConfig, "version: 1\nrole: [\n", 0o644)
 	if err := n.agent().Check(context.Background()); err == nil || !strings.Contains(err.Error(), "unusable") {
 		t.Errorf("unusable config: %v", err)
+	}
+}
+
+// TestCheckDuringApplysRestart: the bridge's ExecStartPre runs `apply
+// --check` while apply restarts it; it must find this run's mapping, not
+// the last boot's (an EC2 instance stopped and started gets a new address).
+func TestCheckDuringApplysRestart(t *testing.T) {
+	n := newNode(t, nat.EC2)
+	n.configure(bridgeSpec0())
+	if err := n.apply(); err != nil {
+		t.Fatal(err)
+	}
+	n.meta.PublicIP = "203.0.113.8"
+	n.run.handler = func(c system.Cmd) ([]byte, error) {
+		if c.String() == "systemctl restart jitsi-videobridge2.service" {
+			if err := n.agent().Check(context.Background()); err != nil {
+				t.Errorf("check: %v", err)
+			}
+		}
+		return nil, nil
+	}
+	if err := n.apply(); err != nil {
+		t.Fatal(err)
+	}
+	if conf := n.read(jitsi.JVBConf); !strings.Contains(conf, `public-address = "203.0.113.8"`) {
+		t.Errorf("the check put last boot's mapping back:\n%s", conf)
+	}
+}
+
+// TestFailedFirstBootRetriesOnReboot: the first apply, even failed, lets
+// jitsi-node.service apply at the next boot.
+func TestFailedFirstBootRetriesOnReboot(t *testing.T) {
+	n := newNode(t, nat.GCE)
+	n.configure(groupSpec("http://127.0.0.1:9"))
+	n.opts.ClaimTimeout = time.Second
+	if err := n.apply(); err == nil {
+		t.Fatal("the claim succeeded with no registry")
+	}
+	if _, err := os.Stat(filepath.Join(n.root, jitsi.RanState)); err != nil {
+		t.Errorf("%s missing after a failed first apply: a reboot would not retry", jitsi.RanState)
 	}
 }

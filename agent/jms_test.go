@@ -109,3 +109,27 @@ func TestProsody13WaitsForTheServer(t *testing.T) {
 		t.Error("local_bridge: the JMS's bridge was not started")
 	}
 }
+
+// TestProgramOutputIsRedacted: a program that echoes the secret (on
+// stdout or stderr) does not carry it into the agent's log or error.
+func TestProgramOutputIsRedacted(t *testing.T) {
+	n := newNode(t, nat.Unknown)
+	n.run.handler = func(c system.Cmd) ([]byte, error) {
+		if c.Name == "prosodyctl" {
+			return []byte("Enter new password: " + shardSecret + "\n"), errors.New("exit status 1: bad password " + shardSecret)
+		}
+		return nil, nil
+	}
+	n.configure(jmsSpec(n.regURL))
+	err := n.apply()
+	if err == nil || !strings.Contains(err.Error(), "[redacted]") {
+		t.Fatalf("want a redacted failure, got %v", err)
+	}
+	if r := n.registry.reports; len(r) != 1 || strings.Contains(r[0].Reason, shardSecret) || !strings.Contains(r[0].Reason, "prosodyctl") {
+		t.Errorf("reports %+v", r)
+	}
+	n.assertNoSecrets(shardSecret, issuedCredential)
+	if failed := n.read(jitsi.FailedState); strings.Contains(failed, shardSecret) {
+		t.Errorf("the failed state (world-readable) holds the secret")
+	}
+}

@@ -20,9 +20,13 @@ const (
 
 	// StateDir is the agent's state, kept across boots.
 	StateDir = "/var/lib/jitsi-node"
-	// AppliedState records the last successful apply (no secret); its
-	// presence lets jitsi-node.service apply again on later boots.
+	// AppliedState records what the last apply found and wrote (no secret):
+	// `apply --check` rewrites the bridge's files from it.
 	AppliedState = StateDir + "/applied"
+	// RanState marks an instance whose first boot ran apply (through
+	// cloud-init): from then on jitsi-node.service applies at every boot,
+	// so a node whose first apply failed tries again after a reboot.
+	RanState = StateDir + "/apply-ran"
 	// FailedState holds the reason of the last failed apply.
 	FailedState = StateDir + "/failed"
 	// DrainedState marks a bridge drained by hand: later boots leave it down.
@@ -80,8 +84,8 @@ func AgentUnits() []File {
 	}
 	return []File{
 		// First boot: cloud-init's runcmd (cloud-final) runs apply once,
-		// which leaves AppliedState; from then on this unit runs it,
-		// before cloud-final, on every boot.
+		// which leaves RanState; from then on this unit runs it, before
+		// cloud-final, on every boot.
 		unit(AgentUnit, fmt.Sprintf(`[Unit]
 Description=Jitsi node agent: apply this node's configuration
 Wants=network-online.target
@@ -96,7 +100,7 @@ TimeoutStartSec=%s
 
 [Install]
 WantedBy=multi-user.target
-`, AppliedState, AgentBinary, systemdDuration(ClaimTimeout+2*HealthTimeout+5*time.Minute))),
+`, RanState, AgentBinary, systemdDuration(ClaimTimeout+2*HealthTimeout+5*time.Minute))),
 		// Stopped before jitsi-videobridge2 (After=, reversed at stop),
 		// while the network is still up: ExecStop drains the bridge. A
 		// reboot only reports draining, so the node comes back active.

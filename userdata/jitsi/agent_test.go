@@ -39,7 +39,7 @@ func TestAgentUnits(t *testing.T) {
 	}
 	apply := units[AgentUnit]
 	for k, want := range map[string]string{
-		"Type": "oneshot", "ExecStart": AgentBinary + " apply", "ConditionPathExists": AppliedState,
+		"Type": "oneshot", "ExecStart": AgentBinary + " apply", "ConditionPathExists": RanState,
 		"Before": "cloud-final.service", "After": "network-online.target cloud-config.service", "WantedBy": "multi-user.target",
 	} {
 		if got := strings.Join(apply[k], " "); got != want {
