@@ -6,6 +6,7 @@
 package agent
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"time"
@@ -74,7 +75,7 @@ type Deps struct {
 	// HTTP talks to the bridge's private API.
 	HTTP *http.Client
 	// DiscoverNAT finds the public address (nat.Discover).
-	DiscoverNAT func(ctxNAT, nat.Options, []string) (nat.Result, error)
+	DiscoverNAT func(context.Context, nat.Options, []string) (nat.Result, error)
 }
 
 // Agent runs the agent's commands on one node.
@@ -86,7 +87,7 @@ type Agent struct {
 	clock system.Clock
 	http  *http.Client
 	log   *logger
-	nat   func(ctxNAT, nat.Options, []string) (nat.Result, error)
+	nat   func(context.Context, nat.Options, []string) (nat.Result, error)
 }
 
 // New returns an agent for the node under opts.Root.

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +12,6 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
-
-// ctxNAT is the context nat.Discover takes (an alias keeps Deps readable).
-type ctxNAT = context.Context
 
 // logger writes "jitsi-node: …" lines with every registered secret
 // replaced, whatever the message (a program's stderr, an error chain).
