@@ -15,11 +15,11 @@ import (
 // issues or renders one.
 type specFlags struct {
 	role, fqdn, secretFile, nickname, format, shard string
-	publicIP, localIP                               string
+	nat, publicIP, localIP                          string
 	stun, extraShards                               listFlag
 	localBridge                                     bool
 	cert, certPath, keyPath, email                  string
-	group, nodeRegistryURL, nodeTokenFile           string
+	group, nodeRegistryURL, nodeRegistryCA          string
 }
 
 type listFlag []string
@@ -34,9 +34,10 @@ func (f *specFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nickname, "nickname", "", "jvb: unique brewery nickname, e.g. jvb-001")
 	fs.StringVar(&f.format, "format", "", "jvb: config format, modern (jvb.conf) or legacy (sip-communicator.properties) (default modern)")
 	fs.StringVar(&f.shard, "shard", "", "jvb: id of the bridge's shard entry (default \""+node.DefaultShardID+"\")")
-	fs.StringVar(&f.publicIP, "public-ip", "", "jvb: public address to advertise behind NAT")
+	fs.StringVar(&f.nat, "nat", "", "jvb: auto (find the public address at boot: cloud metadata, then STUN) or none (a private-only deployment) (default auto)")
+	fs.StringVar(&f.publicIP, "public-ip", "", "jvb: public address to advertise behind NAT (a static mapping; wins over --nat auto)")
 	fs.StringVar(&f.localIP, "local-ip", "", "jvb: private address the public one maps to (default: detected at boot)")
-	fs.Var(&f.stun, "stun", "jvb: STUN server host:port (repeatable)")
+	fs.Var(&f.stun, "stun", "jvb: STUN server host:port (repeatable): asked at boot with --nat auto, and given to the bridge")
 	fs.Var(&f.extraShards, "extra-shard", "jvb: another JMS this bridge serves, as id=ID,jms-fqdn=FQDN,secret-file=FILE (repeatable)")
 	fs.BoolVar(&f.localBridge, "local-bridge", false, "jms: keep the JMS's own videobridge running")
 	fs.StringVar(&f.cert, "cert", "", "jms: certificate: self-signed, own or letsencrypt (default self-signed)")
@@ -45,7 +46,7 @@ func (f *specFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.email, "email", "", "jms: e-mail for Let's Encrypt (--cert letsencrypt)")
 	fs.StringVar(&f.group, "group", "", "jvb: user-data shared by an autoscaling group NAME: each bridge claims its nickname from the registry at boot")
 	fs.StringVar(&f.nodeRegistryURL, "node-registry-url", "", "registry API URL as the nodes reach it; nodes report their state there (needed with --group)")
-	fs.StringVar(&f.nodeTokenFile, "node-token-file", "", "file holding the registry's node token, for --node-registry-url (mode 0600)")
+	fs.StringVar(&f.nodeRegistryCA, "node-registry-ca", "", "PEM file of the CA (or self-signed certificate) the nodes trust for --node-registry-url")
 }
 
 // spec builds the node spec; it reads secret files but does not validate.
@@ -56,7 +57,7 @@ func (f *specFlags) spec(env Env) (node.Spec, error) {
 		Nickname:    f.nickname,
 		ShardID:     f.shard,
 		Format:      node.Format(f.format),
-		NAT:         node.NAT{PublicAddress: f.publicIP, LocalAddress: f.localIP, STUNServers: f.stun},
+		NAT:         node.NAT{Mode: node.NATMode(f.nat), PublicAddress: f.publicIP, LocalAddress: f.localIP, STUNServers: f.stun},
 		LocalBridge: f.localBridge,
 		Cert:        node.Cert{Choice: node.CertChoice(f.cert), CertPath: f.certPath, KeyPath: f.keyPath, Email: f.email},
 	}
@@ -69,15 +70,20 @@ func (f *specFlags) spec(env Env) (node.Spec, error) {
 	}
 	s.Secret = secret
 	s.Group = f.group
-	if f.nodeRegistryURL != "" || f.nodeTokenFile != "" {
-		if f.nodeTokenFile == "" || f.nodeRegistryURL == "" {
-			return s, usageErrorf("--node-registry-url and --node-token-file go together: the URL nodes reach and the node token they use")
+	if f.nodeRegistryCA != "" && f.nodeRegistryURL == "" {
+		return s, usageErrorf("--node-registry-ca is the CA of --node-registry-url: give the URL too")
+	}
+	if f.nodeRegistryURL != "" {
+		// The credential is minted by `issue` (one per node, or the
+		// group's token): the registry records its hash.
+		s.Registry = &node.RegistryLink{URL: f.nodeRegistryURL}
+		if f.nodeRegistryCA != "" {
+			pem, err := os.ReadFile(f.nodeRegistryCA)
+			if err != nil {
+				return s, usageErrorf("--node-registry-ca: %w", err)
+			}
+			s.Registry.CA = string(pem)
 		}
-		tok, err := readSecret(env, f.nodeTokenFile)
-		if err != nil {
-			return s, err
-		}
-		s.Registry = &node.RegistryLink{URL: f.nodeRegistryURL, Credential: tok}
 	}
 	for i, raw := range f.extraShards {
 		sh, err := parseExtraShard(env, raw)

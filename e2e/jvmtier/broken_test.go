@@ -62,8 +62,17 @@ func TestBrokenRendersFail(t *testing.T) {
 		{
 			name: "private-only bridge without mapping or STUN",
 			spec: modern,
-			boot: func(b *boot) { b.localAddresses = []string{"10.0.0.7"} },
-			want: []string{`health: no valid address (interfaces [10.0.0.7], mappings [], discovery at run time [aws])`},
+			boot: func(b *boot) { b.local, b.public, b.aws = "", "", false },
+			want: []string{`health: no valid address (interfaces [10.0.0.7], mappings [], discovery at run time [])`},
+		},
+		{
+			name: "AWS harvester left to ice4j's default off EC2",
+			spec: modern,
+			boot: func(b *boot) { b.aws = false },
+			break_: func(f map[string][]byte, _ map[string]string) {
+				f[jitsi.JVBConf] = dropLines(f[jitsi.JVBConf], `^\s*aws\.enabled\s*=`)
+			},
+			want: []string{"ice4j AWS harvester on (aws runs: yes), want off: at start the bridge probes the EC2 metadata service"},
 		},
 		{
 			name: "old bridge given --apis=xmpp (REST off whatever jvb.conf says)",
@@ -97,24 +106,26 @@ func TestBrokenRendersFail(t *testing.T) {
 			want: []string{"xmpp shard: password: Jitsi reads another value"},
 		},
 		{
-			name:   "group bridge started before it claimed a nickname",
-			spec:   group,
-			break_: func(_ map[string][]byte, env map[string]string) { delete(env, jitsi.NicknameEnv) },
-			want:   []string{"jitsi-videobridge would not start", "Could not resolve substitution to a value: ${JITSI_NODE_NICKNAME}"},
+			name: "group bridge written with the image's nickname instead of its claimed one",
+			spec: group,
+			break_: func(f map[string][]byte, _ map[string]string) {
+				f[jitsi.JVBConf] = replaceLine(f[jitsi.JVBConf], `^\s*muc_nickname\s*=`, `      muc_nickname = "5f2c6a8e-uuid-from-postinst"`)
+			},
+			want: []string{`xmpp shard: muc_nickname = "5f2c6a8e-uuid-from-postinst", want "jvb-042"`},
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			files, err := bridgeFilesOf(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
 			b := defaultBoot(c.spec)
 			if c.boot != nil {
 				c.boot(&b)
 			}
-			env := afterBoot(c.spec, b, files)
+			files, err := bridgeFilesOf(c.spec, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{}
 			if c.break_ != nil {
 				c.break_(files, env)
 			}

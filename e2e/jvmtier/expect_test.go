@@ -125,24 +125,28 @@ func iceMismatches(s node.Spec, b boot, res *jvbread.Result) []string {
 		got = append(got, m.LocalAddress+" -> "+m.PublicAddress)
 	}
 	var want []string
-	if s.NAT.PublicAddress != "" {
-		local := s.NAT.LocalAddress
-		if local == "" {
-			local = b.natLocal
-		}
-		want = append(want, local+" -> "+s.NAT.PublicAddress)
+	if b.public != "" {
+		want = append(want, b.local+" -> "+b.public)
 	}
 	if !slices.Equal(got, want) {
 		add("ice4j static mappings are %v, want %v", got, want)
+	}
+	if res.ICE.AWSEnabled != b.aws {
+		state := map[bool]string{true: "on", false: "off"}
+		why := "at start the bridge probes the EC2 metadata service"
+		if b.aws {
+			why = "on EC2 it finds the public address itself"
+		}
+		add("ice4j AWS harvester %s (%s), want %s: %s", state[res.ICE.AWSEnabled], awsSource(res), state[b.aws], why)
 	}
 	if !slices.Equal(res.ICE.STUNAddresses, s.NAT.STUNServers) {
 		add("ice4j STUN addresses are %v, want %v", res.ICE.STUNAddresses, s.NAT.STUNServers)
 	}
 	h := res.Health
-	if !h.RequireValidAddress {
-		add("videobridge.health.require-valid-address is false: the bridge's own default is true")
+	if wantRequire := s.WithDefaults().NAT.Mode != node.NATNone; h.RequireValidAddress != wantRequire {
+		add("videobridge.health.require-valid-address is %v, want %v (false only for --nat none, a private-only deployment)", h.RequireValidAddress, wantRequire)
 	}
-	if !h.ValidAddressKnown && !slices.Contains(h.RuntimeDiscovery, "stun") {
+	if h.RequireValidAddress && !h.ValidAddressKnown && !slices.Contains(h.RuntimeDiscovery, "stun") {
 		add("health: no valid address (interfaces %v, mappings %v, discovery at run time %v): JvbHealthChecker reports \"No valid IP addresses available for harvesting\" and jicofo drops the bridge",
 			h.LocalAddresses, h.MappingHarvesters, h.RuntimeDiscovery)
 	}
@@ -150,6 +154,14 @@ func iceMismatches(s node.Spec, b boot, res *jvbread.Result) []string {
 		add("health: %s", p)
 	}
 	return out
+}
+
+// awsSource says where the AWS harvester switch came from, for messages.
+func awsSource(res *jvbread.Result) string {
+	if res.ICE.AWSRuns == "" {
+		return "ice4j default"
+	}
+	return "aws runs: " + res.ICE.AWSRuns
 }
 
 func restMismatches(r jvbread.REST) []string {

@@ -15,14 +15,13 @@ import (
 // used.
 func TestIncompleteLegacyKeysDoNotShadowJvbConf(t *testing.T) {
 	s := testvectors.Cases()["jvb-modern"]
-	files, err := bridgeFilesOf(s)
+	b := defaultBoot(s)
+	files, err := bridgeFilesOf(s, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := defaultBoot(s)
-	env := afterBoot(s, b, files)
 	files[jitsi.JVBProperties] = append(files[jitsi.JVBProperties], "org.jitsi.videobridge.xmpp.user.shard.MUC_NICKNAME=stale-uuid\n"...)
-	res := readBridge(t, files, env, b)
+	res := readBridge(t, files, nil, b)
 	if res.XMPP.Source != "jvb.conf" {
 		t.Errorf("shards come from %q, want jvb.conf", res.XMPP.Source)
 	}

@@ -2,7 +2,6 @@ package jvmtier
 
 import (
 	"fmt"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -10,28 +9,50 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 )
 
-// boot holds what a node learns only at first boot.
+// boot holds what a node learns only at first boot: what the node agent
+// hands the role model (jitsi.Boot), and the node's interface addresses.
 type boot struct {
-	// nickname a group bridge claims from the registry.
+	// nickname is the bridge's: the spec's, or the one a group bridge claims.
 	nickname string
-	// natLocal is the primary address the boot step detects when the spec
-	// has a public address but no local one.
-	natLocal string
+	// local and public are the NAT mapping the agent resolved (static from
+	// the spec, or discovered), both or neither.
+	local, public string
+	// aws is whether the agent found itself on EC2.
+	aws bool
 	// localAddresses are the node's interface addresses.
 	localAddresses []string
 }
 
-// natLocalEnv is the environment variable through which jvb.conf's static
-// mapping gets a local address detected at boot (see userdata/jitsi/bridge.go).
-const natLocalEnv = "JITSI_NODE_NAT_LOCAL_ADDRESS"
+// defaultBoot is a node as the spec describes it, on a private interface
+// (10.0.0.7) behind 1:1 NAT: a static mapping takes the spec's public
+// address; --nat auto finds one in the cloud's metadata (here EC2's, which
+// also turns the AWS harvester on); --nat none has none.
+func defaultBoot(s node.Spec) boot {
+	s = s.WithDefaults()
+	b := boot{nickname: s.Nickname, localAddresses: []string{"10.0.0.7"}}
+	if s.Group != "" {
+		b.nickname = "jvb-042"
+	}
+	switch s.NAT.Mode {
+	case node.NATStatic:
+		b.local, b.public = s.NAT.LocalAddress, s.NAT.PublicAddress
+		if b.local == "" {
+			b.local = "10.0.0.7"
+		}
+	case node.NATAuto:
+		b.local, b.public, b.aws = "10.0.0.7", "198.51.100.50", true
+	}
+	return b
+}
 
-// bridgeFilesOf is the ONE place that knows how a bridge's files are produced:
-// today cloud-init's write_files of the rendered user-data (the applier entry,
-// gz+b64, is not a bridge file and is skipped). When a node agent writes them
-// at boot from userdata/jitsi, this function changes and the tests do not.
-func bridgeFilesOf(s node.Spec) (map[string][]byte, error) {
+// bridgeFilesOf is the ONE place that knows how a bridge's files are
+// produced: the node agent reads node.yaml and secrets.yaml from the
+// rendered user-data (as cloud-init writes them) and writes the files the
+// role model gives for that spec and what it found at boot. A JMS gets none.
+func bridgeFilesOf(s node.Spec, b boot) (map[string][]byte, error) {
 	data, err := userdata.Render(s)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
@@ -40,52 +61,34 @@ func bridgeFilesOf(s node.Spec) (map[string][]byte, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parse user-data: %w", err)
 	}
-	files := map[string][]byte{}
+	written := map[string][]byte{}
 	for _, f := range doc.WriteFiles {
-		if !strings.HasPrefix(f.Path, jitsi.JVBConfigDir+"/") {
-			continue
+		written[f.Path] = []byte(f.Content)
+	}
+	cfg, err := nodeconfig.ParseConfig(written[jitsi.NodeConfig])
+	if err != nil {
+		return nil, err
+	}
+	sec, err := nodeconfig.ParseSecrets(written[jitsi.NodeSecrets])
+	if err != nil {
+		return nil, err
+	}
+	spec, err := cfg.Spec(sec)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	if spec.Role != node.RoleJVB {
+		return files, nil
+	}
+	list, err := jitsi.BridgeFiles(spec, jitsi.Boot{Nickname: b.nickname, LocalAddress: b.local, PublicAddress: b.public, AWSHarvester: b.aws})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range list {
+		if f.Path != jitsi.JVBDropIn {
+			files[f.Path] = f.Content
 		}
-		if f.Encoding != "" {
-			return nil, fmt.Errorf("%s: encoding %q not handled", f.Path, f.Encoding)
-		}
-		files[f.Path] = []byte(f.Content)
 	}
 	return files, nil
-}
-
-// afterBoot applies what today's first-boot applier (scripts/node/jitsi-node-apply)
-// adds for the bridge: drop-in Environment= lines (claimed nickname, detected
-// NAT local address) and, in the legacy format, the detected local address
-// appended to sip-communicator.properties.
-func afterBoot(s node.Spec, b boot, files map[string][]byte) map[string]string {
-	env := map[string]string{}
-	if s.Group != "" && b.nickname != "" {
-		env[jitsi.NicknameEnv] = b.nickname
-	}
-	if s.NAT.PublicAddress != "" && s.NAT.LocalAddress == "" && b.natLocal != "" {
-		if s.Format == node.FormatLegacy {
-			files[jitsi.JVBProperties] = append(files[jitsi.JVBProperties],
-				[]byte("org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS="+b.natLocal+"\n")...)
-		} else {
-			env[natLocalEnv] = b.natLocal
-		}
-	}
-	return env
-}
-
-// defaultBoot is a node as the spec describes it: behind 1:1 NAT (private
-// interface 10.0.0.7) when the spec gives a public address or STUN servers,
-// else on a public interface address.
-func defaultBoot(s node.Spec) boot {
-	b := boot{nickname: s.Nickname}
-	if s.Group != "" {
-		b.nickname = "jvb-042"
-	}
-	if s.NAT.PublicAddress != "" || len(s.NAT.STUNServers) > 0 {
-		b.natLocal = "10.0.0.7"
-		b.localAddresses = []string{"10.0.0.7"}
-	} else {
-		b.localAddresses = []string{"198.51.100.20"}
-	}
-	return b
 }

@@ -54,12 +54,12 @@ func TestFuzzSeedsThroughJitsi(t *testing.T) {
 
 func checkSeedNode(t *testing.T, s node.Spec) {
 	t.Helper()
-	files, err := bridgeFilesOf(s)
+	b := defaultBoot(s)
+	files, err := bridgeFilesOf(s, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := defaultBoot(s)
-	res := readBridge(t, files, afterBoot(s, b, files), b)
+	res := readBridge(t, files, nil, b)
 	m, _ := withoutKnownFindings(mismatches(s, b, res))
 	for _, sh := range s.Shards() {
 		if c := res.XMPP.Client(sh.ID); c != nil && deref(c.PasswordSHA256) != jvbread.SHA256(sh.Secret) {

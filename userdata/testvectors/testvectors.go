@@ -4,7 +4,11 @@
 // It is test data only: nothing outside tests imports it.
 package testvectors
 
-import "github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+import (
+	_ "embed"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+)
 
 // NastySecret has every character that breaks a naive properties, HOCON or
 // shell writer, plus non-ASCII.
@@ -28,10 +32,16 @@ var EscapeVectors = []string{
 }
 
 // SecretSeeds are FuzzSecret's seeds.
-var SecretSeeds = []string{NastySecret, "plain", `$(reboot)`, "`id`", `"}{`, "a\\", "x\ny", " padded ", "ü😀"}
+var SecretSeeds = []string{NastySecret, "plain", `$(reboot)`, "`id`", `"}{`, "a\\", "x\ny", " padded ", "ü😀", "- [a]", "key: v", "'"}
 
 // NicknameSeeds are FuzzNickname's seeds.
 var NicknameSeeds = []string{"jvb-001", "a", "Jvb", "jvb.1", "jvb 1", "j\"vb", "-x"}
+
+// RegistryCA is a real self-signed certificate (its key was discarded), as
+// an operator gives nodes with --node-registry-ca.
+//
+//go:embed testdata/registry-ca.pem
+var RegistryCA string
 
 // Cases are the golden cases (userdata/testdata/golden/<name>.yaml): every
 // role × format, with the options that change the output.
@@ -46,6 +56,8 @@ func Cases() map[string]node.Spec {
 	legacyNAT := nat
 	legacyNAT.Format = node.FormatLegacy
 	legacyNAT.NAT.LocalAddress = "10.0.0.7"
+	private := jvb
+	private.NAT.Mode = node.NATNone
 	jms := node.Spec{Role: node.RoleJMS, JMSFQDN: "meet.example.org", Secret: NastySecret}
 	le := jms
 	le.Cert = node.Cert{Choice: node.CertLetsEncrypt, Email: "ops@example.org"}
@@ -55,15 +67,18 @@ func Cases() map[string]node.Spec {
 	group := jvb
 	group.Nickname = ""
 	group.Group = "bridges-eu"
-	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", Credential: "node-token-0123456789"}
+	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", Credential: "jgroup_0123456789abcdefghijklmnop"}
+	groupCA := group
+	groupCA.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", Credential: group.Registry.Credential, CA: RegistryCA}
 	reporting := jvb
-	reporting.Registry = group.Registry
+	reporting.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", Credential: "jnode_0123456789abcdefghijklmnop"}
 	jmsReporting := jms
-	jmsReporting.Registry = group.Registry
+	jmsReporting.Registry = reporting.Registry
 	return map[string]node.Spec{
 		"jms-reporting": jmsReporting,
-		"jvb-group":     group, "jvb-modern-reporting": reporting,
+		"jvb-group":     group, "jvb-group-registry-ca": groupCA, "jvb-modern-reporting": reporting,
 		"jvb-modern": jvb, "jvb-legacy": legacy, "jvb-modern-nat-two-shards": nat, "jvb-legacy-nat-two-shards": legacyNAT,
-		"jms": jms, "jms-letsencrypt-local-bridge": le, "jms-own-cert": own,
+		"jvb-nat-none": private,
+		"jms":          jms, "jms-letsencrypt-local-bridge": le, "jms-own-cert": own,
 	}
 }

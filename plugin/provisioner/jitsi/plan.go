@@ -62,7 +62,6 @@ func NewPlan(cfg *Config, o jitsi.OS, keyring []byte) Plan {
 	add(fileScript, scripts.Provisioner, false)
 	add(fileSettings, settings(cfg, o, bake), false)
 	add(fileKeyring, keyring, false)
-	add(fileApplier, scripts.NodeApplier, false)
 	if seed := bakeSeed(bake); len(seed) > 0 {
 		add(fileSeed, seed, false)
 	}
@@ -121,8 +120,8 @@ func settings(cfg *Config, o jitsi.OS, bake jitsi.Bake) []byte {
 	words("JITSI_CACHED", bake.Cached)
 	words("JITSI_DISABLE", bake.Disable)
 	words("JITSI_REPO_PACKAGES", jitsi.RepoPackages)
-	kv("JITSI_APPLIER", jitsi.Applier)
-	words("JITSI_APPLIER_DEPENDS", jitsi.ApplierDepends)
+	kv("JITSI_APPLIER", jitsi.AgentBinary)
+	words("JITSI_APPLIER_DEPENDS", jitsi.AgentDepends)
 	return []byte(b.String())
 }
 

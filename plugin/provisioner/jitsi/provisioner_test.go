@@ -37,7 +37,6 @@ func expectedPlan(role string, ubuntu bool) []string {
 		"upload: " + dir + "/jitsi-provision",
 		"upload: " + dir + "/settings.env",
 		"upload: " + dir + "/jitsi-keyring.gpg",
-		"upload: " + dir + "/jitsi-node-apply",
 	}
 	if role == "jvb" {
 		plan = append(plan, "upload: "+dir+"/bake.seed")
@@ -91,7 +90,6 @@ func TestProvisionUploads(t *testing.T) {
 	binKey, _ := os.ReadFile("test-fixtures/repo-key.gpg")
 	want := map[string]string{
 		"/tmp/packer-jitsi/jitsi-provision":   string(scripts.Provisioner),
-		"/tmp/packer-jitsi/jitsi-node-apply":  string(scripts.NodeApplier),
 		"/tmp/packer-jitsi/jitsi-keyring.gpg": string(binKey),
 		"/tmp/packer-jitsi/bake.seed":         "jitsi-videobridge2 jitsi-videobridge/jvb-hostname string jitsi-node-unconfigured.invalid\n",
 	}
