@@ -28,12 +28,13 @@ deps: ## install what build and tests need (idempotent; Debian/Ubuntu, as root)
 build: agent ## build ./packer-plugin-jitsi and the node agent (dist/jitsi-node_linux_{amd64,arm64})
 	$(GO) build -tags $(GOTAGS) -ldflags '$(VERSION_LDFLAGS)' -o $(BINARY) .
 
-agent: ## build the node agent for every image architecture (static, no cgo)
+agent: ## build the node agent for every image architecture (static, no cgo); the plugin embeds them
 	@mkdir -p dist
 	@for arch in $(AGENT_ARCHS); do \
 		echo "$(GO) build → dist/$(AGENT)_linux_$$arch"; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(VERSION_LDFLAGS)' \
 			-o dist/$(AGENT)_linux_$$arch ./cmd/$(AGENT); \
+		gzip -9nc dist/$(AGENT)_linux_$$arch > internal/agentbin/bin/$(AGENT)_linux_$$arch.gz; \
 	done
 
 generate: ## regenerate HCL2 specs and the docs from the Config field comments (must leave no diff)
@@ -44,7 +45,7 @@ test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 	$(GO) vet -tags $(GOTAGS) ./...
 	shellcheck -x scripts/*.sh scripts/node/* e2e/scripts/*.sh
 	shellcheck $(wildcard e2e/fixture/debian/*/DEBIAN/postinst e2e/fixture/debian/*/DEBIAN/prerm e2e/fixture/debian/*/DEBIAN/postrm)
-	JITSI_JVM_TIER=1 $(GO) test -tags $(GOTAGS) -count=1 ./...
+	JITSI_JVM_TIER=1 JITSI_AGENT_EMBEDDED=1 $(GO) test -tags $(GOTAGS) -count=1 ./...
 
 demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
@@ -55,5 +56,5 @@ e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under q
 
 clean:
 	rm -f $(BINARY)
-	rm -rf dist
+	rm -rf dist internal/agentbin/bin/*.gz
 	rm -rf $(DEMO_DIR)

@@ -32,6 +32,11 @@ type Manifest struct {
 	Packages []Package `json:"packages"`
 	// PluginVersion is the version of packer-plugin-jitsi that baked it.
 	PluginVersion string `json:"plugin_version"`
+	// Arch is the image's architecture (Debian's name: amd64, arm64).
+	Arch string `json:"arch,omitempty"`
+	// AgentVersion is what the installed jitsi-node agent reports: the
+	// version of first boot every node of the image runs.
+	AgentVersion string `json:"agent_version,omitempty"`
 }
 
 // OS is a release as /etc/os-release names it.

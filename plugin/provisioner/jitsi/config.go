@@ -82,10 +82,18 @@ type Config struct {
 	// `jitsi-registry` post-processor. Defaults to
 	// `jitsi-manifest-<build name>.json` in Packer's working directory.
 	ManifestFile string `mapstructure:"manifest_file"`
+	// Path, on the machine running Packer, of a jitsi-node agent binary to
+	// install instead of the one the plugin carries for the image's
+	// architecture (a development build, say). It must be a static Linux
+	// ELF executable: it runs on every release the image may be. Leave it
+	// unset in production, so that image and plugin are of one version.
+	AgentFile string `mapstructure:"agent_file"`
 
 	ctx interpolate.Context
 	// keyData is apt_key_file's content, read and checked by Prepare.
 	keyData []byte
+	// agentData is agent_file's content, read and checked by Prepare.
+	agentData []byte
 }
 
 // debianVersion is Debian policy's version syntax ([epoch:]upstream[-revision]).
@@ -149,6 +157,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 
 	c.prepareKey(add)
+	c.prepareAgent(add)
 	c.prepareCredentials(add, repo)
 	c.prepareVersions(add)
 
@@ -182,6 +191,23 @@ func (c *Config) setDefaults() {
 	if c.ManifestFile == "" {
 		c.ManifestFile = manifest.DefaultFile(c.PackerBuildName)
 	}
+}
+
+// prepareAgent reads agent_file and checks it is a static Linux executable.
+func (c *Config) prepareAgent(add func(string, ...any)) {
+	if c.AgentFile == "" {
+		return
+	}
+	data, err := os.ReadFile(c.AgentFile)
+	if err != nil {
+		add("agent_file: cannot read %q: %v", c.AgentFile, unwrapPathError(err))
+		return
+	}
+	if _, err := agentArch(data); err != nil {
+		add("agent_file: %q: %v", c.AgentFile, err)
+		return
+	}
+	c.agentData = data
 }
 
 func (c *Config) prepareKey(add func(string, ...any)) {
