@@ -9,7 +9,39 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 )
+
+// The claim path. Every claim takes this one road:
+//
+//	Claim ─→ batcher (batch.go): concurrent calls share one transaction
+//	      ─→ claimBatch: one attempt from memory; if memory proved stale,
+//	         one attempt that reads everything (and nothing else)
+//	      ─→ claimTx.run: shards → recorded claim ids → admit (checks,
+//	         explicit names) → allocate (auto numbers) → write (INSERT + COMMIT)
+//
+// A batch's cost is its round trips to the leader plus one Raft commit, so
+// the attempt from memory reads nothing the registry already knows (memo.go):
+// shard ids and series are remembered, claim ids are not looked up (claim_id
+// is UNIQUE: a repeated one fails the INSERT), and when the batch has written
+// nothing before its numbers are taken — every claim auto, one series, no
+// secret check — the numbers are taken by a compare-and-swap at the
+// remembered start of the lowest free range, in the same exec as the INSERT
+// and the COMMIT:
+//
+//	BEGIN IMMEDIATE;
+//	UPDATE free_numbers … (the range still starts at the hint and is still the lowest);
+//	INSERT INTO nodes … WHERE changes() = 1;
+//	COMMIT
+//
+// That is the whole batch in ONE round trip. Memory is stale when the swap
+// changes no row (another node claimed, a number was released: the INSERT
+// writes nothing and the empty transaction commits) or a claim id was
+// already recorded (the INSERT fails and the transaction is rolled back).
+// Either way nothing was written, and the batch runs again reading
+// everything: the claim ids (a repeated claim, e.g. a retry after a COMMIT
+// that was applied but not acknowledged, gets its recorded node back) and
+// the free ranges.
 
 // Claim records nodes and returns them, nicknames assigned, in request order.
 // The claims of one call succeed or fail together. Concurrent calls share
@@ -17,30 +49,30 @@ import (
 // seen before returns the node it produced, so a caller that timed out or lost
 // its connection retries with the same ids and never gets a second node.
 func (r *Registry) Claim(ctx context.Context, reqs ...regapi.ClaimRequest) ([]regapi.Node, error) {
-	norm, newIDs, err := regapi.NormalizeClaims(reqs)
+	norm, err := regapi.NormalizeClaims(reqs)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	u := &claimUnit{ctx: ctx, reqs: norm, newIDs: newIDs, done: make(chan struct{})}
+	claims := make([]claim, len(norm))
+	for i, q := range norm {
+		claims[i] = claim{ClaimRequest: q}
+	}
+	u := &claimUnit{ctx: ctx, reqs: claims, done: make(chan struct{})}
 	if err := r.batch.submit(ctx, u); err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return u.nodes, nil
 }
 
-// execClaims runs one group-commit batch and sets every unit's outcome.
+// claim is one normalised claim as the claim path carries it.
+type claim struct {
+	regapi.ClaimRequest
+}
+
+// execClaims is the batcher's exec: it runs one batch and sets every unit's
+// outcome.
 func (r *Registry) execClaims(units []*claimUnit) {
 	out, err := r.claimBatch(units)
-	if err != nil && len(units) > 1 && !errors.Is(err, regapi.ErrUnavailable) {
-		// The batch failed as a whole on something other than availability
-		// (it should not): run each unit alone so one bad claim cannot fail
-		// the others.
-		r.opts.logf("registry: claim batch of %d failed (%v); retrying its claims one call at a time", len(units), err)
-		for _, u := range units {
-			r.execClaims([]*claimUnit{u})
-		}
-		return
-	}
 	for i, u := range units {
 		if err != nil {
 			u.err = err
@@ -50,46 +82,52 @@ func (r *Registry) execClaims(units []*claimUnit) {
 	}
 }
 
+// attemptMode says what a claim attempt may take from memory.
+type attemptMode int
+
+const (
+	// fromMemory trusts the memo and looks no claim id up.
+	fromMemory attemptMode = iota
+	// readAll reads what it needs inside the transaction.
+	readAll
+)
+
+// errStale: an attempt from memory found the memo out of date. It wrote
+// nothing; the batch runs again with readAll.
+var errStale = errors.New("claim memo is stale")
+
 func (r *Registry) claimBatch(units []*claimUnit) ([]unitOutcome, error) {
-	if key, lo, ok := r.fastSeries(units); ok {
-		out, err := r.claimFast(units, key, lo)
-		if !errors.Is(err, errFastMiss) {
-			if err != nil {
-				clear(r.hints)
-			}
-			return out, err
-		}
-		delete(r.hints, key)
+	out, err := r.claimAttempt(units, fromMemory)
+	if errors.Is(err, errStale) {
+		r.memo.forgetHints()
+		out, err = r.claimAttempt(units, readAll)
 	}
+	if err != nil {
+		r.memo.forgetHints()
+	}
+	return out, err
+}
+
+// claimAttempt runs the batch in one write transaction (retried by write
+// through leader changes) and, once it committed, teaches the memo.
+func (r *Registry) claimAttempt(units []*claimUnit, mode attemptMode) ([]unitOutcome, error) {
+	var t *claimTx
 	var out []unitOutcome
-	var last *claimTx
 	err := r.write(r.ctx, func(ctx context.Context, c *tx) error {
-		// Claim ids are looked up unless none can be recorded yet: all were
-		// generated here and no attempt ran (an attempt may have committed
-		// and failed to say so).
-		lookup := false
-		for _, u := range units {
-			lookup = lookup || u.tried || !u.newIDs
-			u.tried = true
-		}
-		last = &claimTx{ctx: ctx, c: c, at: dbTime(r.opts.now()), facts: &r.facts, hints: r.hints, learned: map[seriesKey]int64{}}
+		t = &claimTx{ctx: ctx, c: c, at: dbTime(r.opts.now()), mode: mode, memo: &r.memo, oneExec: &r.oneExecBatches,
+			series: map[seriesKey]bool{}, taken: map[seriesKey]bool{}, nextHints: map[seriesKey]int64{}}
 		var err error
-		out, err = last.run(units, lookup)
+		out, err = t.run(units)
 		return err
 	})
 	if err != nil {
-		clear(r.hints) // cheap to relearn; a failed batch may have left them stale
 		return nil, err
 	}
-	r.batches.Add(1)
-	r.facts.learn(last.shards, last.series)
-	for k, lo := range last.learned {
-		if lo > 0 {
-			r.hints[k] = lo
-		} else {
-			delete(r.hints, k)
-		}
+	if t.missed {
+		return nil, errStale
 	}
+	r.batches.Add(1)
+	r.memo.learn(t)
 	return out, nil
 }
 
@@ -105,68 +143,58 @@ type shardRow struct {
 	hadFP     bool
 }
 
-type seriesKey struct {
-	shard  int64
-	prefix string
-}
-
 // newNode is a claim that will become a row.
 type newNode struct {
 	unit, idx int
-	req       regapi.ClaimRequest
+	req       claim
 	shard     *shardRow
 	nickname  string // empty until allocated
 }
 
-// claimTx is one attempt at a batch; it may run again after a failed COMMIT,
-// so it keeps all its state local and starts by looking the claim ids up.
+// claimTx is one attempt at a batch. It may run again after a failed COMMIT,
+// so it keeps all its state local; the memo learns from it only after a
+// successful COMMIT.
 type claimTx struct {
-	ctx   context.Context
-	c     *tx
-	at    string
-	facts *facts
-	// hints: where each series' lowest free range started after our last
-	// commit (read-only here); learned: the same after this batch, 0 for
-	// unknown. See takeAtHint.
-	hints   map[seriesKey]int64
-	learned map[seriesKey]int64
-	shards  map[string]*shardRow
-	series  map[seriesKey]bool // known to exist
-	taken   map[seriesKey]bool // (shard, nickname) claimed by this batch; prefix holds the nickname
+	ctx  context.Context
+	c    *tx
+	at   string
+	mode attemptMode
+	memo *memo
+
+	shards map[string]*shardRow
+	series map[seriesKey]bool // known to exist, or created here
+	taken  map[seriesKey]bool // (shard, nickname) claimed by this batch; prefix holds the nickname
+	// take is the compare-and-swap that the final exec carries (allocate);
+	// missed reports that it changed nothing.
+	take    *hintTake
+	missed  bool
+	oneExec *atomic.Int64 // counts the execs that committed a whole batch
+	// nextHints: where each series' lowest free range starts after this
+	// batch; 0 for unknown.
+	nextHints map[seriesKey]int64
 }
 
-func (t *claimTx) run(units []*claimUnit, lookup bool) ([]unitOutcome, error) {
-	t.series = map[seriesKey]bool{}
-	t.taken = map[seriesKey]bool{}
-	var fqdns, claimIDs []string
-	needFP := map[string]bool{}
-	for _, u := range units {
-		for _, r := range u.reqs {
-			fqdns = append(fqdns, r.Shard)
-			claimIDs = append(claimIDs, r.ClaimID)
-			if r.SecretFingerprint != "" {
-				needFP[r.Shard] = true
-			}
-		}
-	}
-	slices.Sort(fqdns)
-	fqdns = slices.Compact(fqdns)
-	if err := t.loadShards(fqdns, needFP); err != nil {
+// hintTake takes k numbers of a series at the remembered start lo of its
+// lowest free range.
+type hintTake struct {
+	key seriesKey
+	lo  int64
+	k   int
+}
+
+func (t *claimTx) run(units []*claimUnit) ([]unitOutcome, error) {
+	if err := t.loadShards(units); err != nil {
 		return nil, err
 	}
-	existing := map[string]regapi.Node{}
-	if lookup {
-		var err error
-		if existing, err = t.existingClaims(claimIDs); err != nil {
-			return nil, err
-		}
+	existing, err := t.recordedClaims(units)
+	if err != nil {
+		return nil, err
 	}
-
 	out := make([]unitOutcome, len(units))
 	var fresh []*newNode
 	for ui, u := range units {
 		out[ui].nodes = make([]regapi.Node, len(u.reqs))
-		nodes, err := t.admitUnit(ui, u, existing, out[ui].nodes)
+		nodes, err := t.admit(ui, u, existing, out[ui].nodes)
 		if err != nil {
 			var ue unitError
 			if errors.As(err, &ue) {
@@ -180,7 +208,7 @@ func (t *claimTx) run(units []*claimUnit, lookup bool) ([]unitOutcome, error) {
 	if err := t.allocate(fresh); err != nil {
 		return nil, err
 	}
-	if err := t.insert(fresh, out); err != nil {
+	if err := t.write(fresh, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -192,12 +220,24 @@ type unitError struct{ err error }
 func (e unitError) Error() string { return e.err.Error() }
 
 // loadShards finds (creating if need be) the shards' rows. A shard whose id
-// is known is read only when a claim needs its secret fingerprint.
-func (t *claimTx) loadShards(fqdns []string, needFP map[string]bool) error {
+// is remembered is read only when a claim needs its secret check.
+func (t *claimTx) loadShards(units []*claimUnit) error {
+	var fqdns []string
+	needFP := map[string]bool{}
+	for _, u := range units {
+		for _, q := range u.reqs {
+			fqdns = append(fqdns, q.Shard)
+			if q.SecretFingerprint != "" {
+				needFP[q.Shard] = true
+			}
+		}
+	}
+	slices.Sort(fqdns)
+	fqdns = slices.Compact(fqdns)
 	t.shards = make(map[string]*shardRow, len(fqdns))
 	var read []string
 	for _, f := range fqdns {
-		if id, ok := t.facts.shardID(f); ok && !needFP[f] {
+		if id, ok := t.memo.shards[f]; ok && !needFP[f] {
 			t.shards[f] = &shardRow{id: id, fqdn: f}
 			continue
 		}
@@ -228,8 +268,20 @@ func (t *claimTx) loadShards(fqdns []string, needFP map[string]bool) error {
 	return nil
 }
 
-func (t *claimTx) existingClaims(ids []string) (map[string]regapi.Node, error) {
+// recordedClaims returns the nodes already recorded under the batch's claim
+// ids. From memory, none are looked up: the UNIQUE claim_id fails the INSERT
+// of a repeated one, and the batch runs again with readAll.
+func (t *claimTx) recordedClaims(units []*claimUnit) (map[string]regapi.Node, error) {
 	found := map[string]regapi.Node{}
+	if t.mode == fromMemory {
+		return found, nil
+	}
+	var ids []string
+	for _, u := range units {
+		for _, q := range u.reqs {
+			ids = append(ids, q.ClaimID)
+		}
+	}
 	for chunk := range slices.Chunk(ids, maxRowsPerInsert) {
 		nodes, err := queryNodes(t.ctx, t.c, qNodesByClaimID(len(chunk)), anySlice(chunk)...)
 		if err != nil {
@@ -242,10 +294,10 @@ func (t *claimTx) existingClaims(ids []string) (map[string]regapi.Node, error) {
 	return found, nil
 }
 
-// admitUnit checks a unit's claims, reserves its explicit nicknames and
-// returns the claims that become new rows. Claims already recorded are
-// answered from existing. A unitError rejects the unit (and undoes its writes).
-func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]regapi.Node, answers []regapi.Node) ([]*newNode, error) {
+// admit checks a unit's claims, reserves its explicit nicknames and returns
+// the claims that become new rows. Claims already recorded are answered
+// from existing. A unitError rejects the unit (and undoes its writes).
+func (t *claimTx) admit(ui int, u *claimUnit, existing map[string]regapi.Node, answers []regapi.Node) ([]*newNode, error) {
 	var fresh []*newNode
 	var problems []error
 	fps := map[*shardRow]string{}
@@ -280,43 +332,8 @@ func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]regapi.Nod
 	if len(problems) > 0 {
 		return nil, unitError{errors.Join(problems...)}
 	}
-
-	// Explicit names: check them against live nodes and this batch, and cut
-	// numbered ones out of their free ranges. A savepoint undoes the cuts if
-	// a later name of the unit is refused.
-	var explicit []*newNode
-	for _, n := range fresh {
-		if n.req.Nickname != regapi.AutoNickname {
-			explicit = append(explicit, n)
-		}
-	}
-	if len(explicit) > 0 {
-		if _, err := t.c.ExecContext(t.ctx, `SAVEPOINT unit`); err != nil {
-			return nil, fmt.Errorf("savepoint: %w", err)
-		}
-		mine := map[seriesKey]bool{}
-		seriesBefore := maps.Clone(t.series)
-		for _, n := range explicit {
-			key := seriesKey{n.shard.id, n.req.Nickname}
-			if err := t.reserve(n, t.taken[key] || mine[key]); err != nil {
-				t.series = seriesBefore // series created since the savepoint are undone too
-				if _, rerr := t.c.ExecContext(t.ctx, `ROLLBACK TO unit`); rerr != nil {
-					return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
-				}
-				if _, rerr := t.c.ExecContext(t.ctx, `RELEASE unit`); rerr != nil {
-					return nil, fmt.Errorf("release savepoint: %w", rerr)
-				}
-				return nil, err
-			}
-			mine[key] = true
-			n.nickname = n.req.Nickname
-		}
-		if _, err := t.c.ExecContext(t.ctx, `RELEASE unit`); err != nil {
-			return nil, fmt.Errorf("release savepoint: %w", err)
-		}
-		for k := range mine {
-			t.taken[k] = true
-		}
+	if err := t.reserveExplicit(fresh); err != nil {
+		return nil, err
 	}
 	for s, fp := range fps {
 		if s.fp != fp {
@@ -324,6 +341,48 @@ func (t *claimTx) admitUnit(ui int, u *claimUnit, existing map[string]regapi.Nod
 		}
 	}
 	return fresh, nil
+}
+
+// reserveExplicit checks a unit's explicit names against live nodes and this
+// batch, and cuts numbered ones out of their free ranges. A savepoint undoes
+// the cuts if a later name of the unit is refused.
+func (t *claimTx) reserveExplicit(fresh []*newNode) error {
+	var explicit []*newNode
+	for _, n := range fresh {
+		if n.req.Nickname != regapi.AutoNickname {
+			explicit = append(explicit, n)
+		}
+	}
+	if len(explicit) == 0 {
+		return nil
+	}
+	if _, err := t.c.ExecContext(t.ctx, qSavepoint); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	mine := map[seriesKey]bool{}
+	seriesBefore := maps.Clone(t.series)
+	for _, n := range explicit {
+		key := seriesKey{n.shard.id, n.req.Nickname}
+		if err := t.reserve(n, t.taken[key] || mine[key]); err != nil {
+			t.series = seriesBefore // series created since the savepoint are undone too
+			if _, rerr := t.c.ExecContext(t.ctx, qRollbackToSavepoint); rerr != nil {
+				return fmt.Errorf("rollback to savepoint: %w", rerr)
+			}
+			if _, rerr := t.c.ExecContext(t.ctx, qReleaseSavepoint); rerr != nil {
+				return fmt.Errorf("release savepoint: %w", rerr)
+			}
+			return err
+		}
+		mine[key] = true
+		n.nickname = n.req.Nickname
+	}
+	if _, err := t.c.ExecContext(t.ctx, qReleaseSavepoint); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	for k := range mine {
+		t.taken[k] = true
+	}
+	return nil
 }
 
 // reserve takes an explicit nickname for n, or fails the unit with ErrConflict.

@@ -62,8 +62,9 @@
 //   - Group commit (batch.go): concurrent claims share one transaction, and
 //     each caller is answered after that transaction's COMMIT.
 //   - Every claim carries a claim id (given, or generated), UNIQUE in the
-//     database. A retry after a COMMIT that failed but was applied looks its
-//     claim ids up and returns the recorded nodes instead of issuing new ones.
+//     database. A retry after a COMMIT that failed but was applied fails on
+//     that index, looks its claim ids up and returns the recorded nodes
+//     instead of issuing new ones.
 //   - Writes survive leader changes: they are retried on driver.ErrBadConn
 //     and "no leader" until WithWriteTimeout, then fail with ErrUnavailable
 //     (quorum lost) instead of hanging (tx.go).
@@ -77,13 +78,14 @@
 //
 // A claim's cost is round trips to the leader and the Raft commit, not
 // rows: every statement on the claim path is an index seek (plan_test.go), and
-// free numbers are ranges, so 100 000 nodes cost what 100 do. A group-commit
-// batch in steady state is ONE round trip (claim_fast.go): BEGIN, a
-// compare-and-swap take of k numbers at the remembered start of the lowest
-// free range, the INSERT guarded by it, and COMMIT in one exec (ids follow
-// from the last rowid). Other batches, and a missed swap, take the general
-// path (claim.go). Shard ids and series, which never change once committed,
-// are cached (facts.go); what can change is checked inside the transaction.
+// free numbers are ranges, so 100 000 nodes cost what 100 do. There is one
+// claim path (claim.go): a batch is first attempted from what the registry
+// remembers (memo.go: shard ids, series, where the lowest free range
+// started), which in steady state is ONE exec — BEGIN, a compare-and-swap
+// take of k numbers at the remembered range start, the INSERT guarded by it,
+// COMMIT. When memory proved stale (the swap missed, a claim id was already
+// recorded) the attempt wrote nothing, and the batch runs once more reading
+// everything it needs inside the transaction.
 //
 // The Raft commit replicates every page the transaction dirtied, and each
 // follower reopens the database to apply it, so bytes per commit count: the

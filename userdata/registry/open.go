@@ -38,10 +38,9 @@ type Registry struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	facts       facts               // committed facts that never change (facts.go)
-	hints       map[seriesKey]int64 // lowest free range starts; batcher goroutine only (claimTx.takeAtHint)
-	batches     atomic.Int64        // committed claim transactions (tests check grouping)
-	fastCommits atomic.Int64        // one-round-trip claim execs that committed nodes (claim_fast.go)
+	memo           memo         // what claim batches remember (memo.go); the batcher's goroutine only
+	batches        atomic.Int64 // committed claim transactions (tests check grouping)
+	oneExecBatches atomic.Int64 // batches sent as one exec (claim.go); counted when it committed, even if unacknowledged
 
 	// faultAfterCommit, when set (tests only), runs after every successful
 	// COMMIT; an error it returns is reported as the commit's, as when a
@@ -131,7 +130,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 
 	rctx, cancel := context.WithCancel(context.Background())
 	cleanups = append(cleanups, cancel)
-	r := &Registry{opts: o, dir: dir, lock: lock, app: node, db: db, ctx: rctx, cancel: cancel, hints: map[seriesKey]int64{}}
+	r := &Registry{opts: o, dir: dir, lock: lock, app: node, db: db, ctx: rctx, cancel: cancel, memo: newMemo()}
 	if err := r.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}

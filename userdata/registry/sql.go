@@ -4,6 +4,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -153,6 +154,11 @@ const (
 	qBegin    = `BEGIN IMMEDIATE`
 	qCommit   = `COMMIT`
 	qRollback = `ROLLBACK`
+	// A unit's explicit names are reserved under a savepoint, so that a
+	// refused name undoes the unit's earlier cuts (claimTx.reserveExplicit).
+	qSavepoint           = `SAVEPOINT unit`
+	qRollbackToSavepoint = `ROLLBACK TO unit`
+	qReleaseSavepoint    = `RELEASE unit`
 )
 
 // Shards.
@@ -187,13 +193,23 @@ func qNodesByClaimID(n int) string {
 	return nodeColumns + ` WHERE n.claim_id IN (` + params(n) + `)`
 }
 
-// qInsertNodes inserts n nodes; SQLite gives them ids (see claimTx.insert).
+// qInsertNodes inserts n nodes; SQLite gives them ids (see claimTx.write).
 func qInsertNodes(n int) string {
 	return `INSERT INTO nodes (` + nodeInsertColumns + `) VALUES ` + rows(n, nodeInsertColumnCount)
 }
 
-// qReturningIDs makes qInsertNodes return each row's id.
-const qReturningIDs = ` RETURNING id, claim_id`
+// qInsertNodesIfChanged is qInsertNodes guarded by the statement before it
+// in the same exec (qTakeAtHint): it inserts the rows only if that statement
+// changed exactly one row.
+func qInsertNodesIfChanged(n int) string {
+	return `INSERT INTO nodes (` + nodeInsertColumns + `) SELECT * FROM (VALUES ` +
+		rows(n, nodeInsertColumnCount) + `) WHERE changes() = 1`
+}
+
+// maxClaimsPerTx bounds the claims of one transaction so that its nodes fit
+// one INSERT (SQLite takes at most 32 766 bound parameters). It caps
+// WithMaxBatch and is above regapi.MaxClaimsPerRequest.
+const maxClaimsPerTx = 1024
 
 // qListNodes selects nodes matching f; each filter adds an indexed condition.
 func qListNodes(f regapi.Filter) (string, []any) {
@@ -232,12 +248,26 @@ const (
 		WHERE shard_id = ?2 AND prefix = ?3 AND hi - lo + 1 > ?1
 		AND lo = (SELECT lo FROM free_numbers WHERE shard_id = ?2 AND prefix = ?3 ORDER BY lo LIMIT 1)
 		RETURNING lo - ?1`
-	// qTakeAtHint is qTakeFromLowest as a compare-and-swap on a remembered
-	// lowest range start (?4): it changes one row or none.
-	qTakeAtHint = `UPDATE free_numbers SET lo = lo + ?1
-		WHERE shard_id = ?2 AND prefix = ?3 AND lo = ?4 AND hi - lo + 1 > ?1
-		AND NOT EXISTS (SELECT 1 FROM free_numbers WHERE shard_id = ?2 AND prefix = ?3 AND lo < ?4)`
 )
+
+// qTakeAtHint is qTakeFromLowest as a compare-and-swap on a remembered
+// lowest range start lo: it changes one row or none. Under the write lock it
+// checks that the range still starts at lo, is still the lowest and holds
+// more than k numbers. Its values are written into the SQL because it
+// shares an exec with qInsertNodesIfChanged, and only one statement of a
+// multi-statement exec may take parameters: two integers, a count, and a
+// prefix that validation limits to a role name (quoted all the same).
+func qTakeAtHint(key seriesKey, k int, lo int64) string {
+	shard, prefix, kk, l := strconv.FormatInt(key.shard, 10), sqlQuote(key.prefix), strconv.Itoa(k), strconv.FormatInt(lo, 10)
+	return `UPDATE free_numbers SET lo = lo + ` + kk +
+		` WHERE shard_id = ` + shard + ` AND prefix = ` + prefix + ` AND lo = ` + l + ` AND hi - lo + 1 > ` + kk +
+		` AND NOT EXISTS (SELECT 1 FROM free_numbers WHERE shard_id = ` + shard + ` AND prefix = ` + prefix + ` AND lo < ` + l + `)`
+}
+
+// sqlQuote writes s as an SQL string literal.
+func sqlQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
 
 func qDeleteRanges(n int) string {
 	return `DELETE FROM free_numbers WHERE shard_id = ? AND prefix = ? AND lo IN (` + params(n) + `)`

@@ -40,18 +40,16 @@ func (fe fieldErrors) err() error {
 }
 
 // NormalizeClaims validates reqs, fills in generated claim ids and the auto
-// nickname, and returns all problems at once. newIDs reports whether every
-// claim id was generated here.
-func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err error) {
+// nickname, and returns all problems at once.
+func NormalizeClaims(reqs []ClaimRequest) ([]ClaimRequest, error) {
 	var fe fieldErrors
 	if len(reqs) == 0 {
 		fe.add("claims", "is empty: give at least one claim")
 	}
 	if len(reqs) > MaxClaimsPerRequest {
 		fe.add("claims", "has %d claims: at most %d per request", len(reqs), MaxClaimsPerRequest)
-		return nil, false, fe.err()
+		return nil, fe.err()
 	}
-	newIDs = true
 	out := make([]ClaimRequest, len(reqs))
 	seen := make(map[string]int, len(reqs))
 	for i, r := range reqs {
@@ -61,8 +59,6 @@ func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err er
 		}
 		if r.ClaimID == "" {
 			r.ClaimID = NewClaimID()
-		} else {
-			newIDs = false
 		}
 		if r.Nickname == "" {
 			r.Nickname = AutoNickname
@@ -86,9 +82,9 @@ func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err er
 		out[i] = r
 	}
 	if err := fe.err(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return out, newIDs, nil
+	return out, nil
 }
 
 func checkShard(fe *fieldErrors, field, s string) {

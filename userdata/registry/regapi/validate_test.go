@@ -47,17 +47,17 @@ func TestCheckTransition(t *testing.T) {
 }
 
 func TestNormalizeClaims(t *testing.T) {
-	out, newIDs, err := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb"}})
+	out, err := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out[0].Nickname != AutoNickname || !strings.HasPrefix(out[0].ClaimID, "c-") || !newIDs {
-		t.Errorf("defaults not filled in: %+v (new ids: %v)", out[0], newIDs)
+	if out[0].Nickname != AutoNickname || !strings.HasPrefix(out[0].ClaimID, "c-") {
+		t.Errorf("defaults not filled in: %+v", out[0])
 	}
-	if _, newIDs, _ := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb", ClaimID: "given"}}); newIDs {
-		t.Error("a given claim id counted as generated")
+	if given, _ := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb", ClaimID: "given"}}); given[0].ClaimID != "given" {
+		t.Errorf("a given claim id was replaced: %q", given[0].ClaimID)
 	}
-	_, _, err = NormalizeClaims([]ClaimRequest{
+	_, err = NormalizeClaims([]ClaimRequest{
 		{Shard: "Meet.Example.org", Role: "jvb", Nickname: "JVB 1", ClaimID: "a b"},
 		{Shard: "", Role: "web", ClaimID: "x", SecretFingerprint: "sha:1"},
 		{Shard: "meet.example.org", Role: "jvb", ClaimID: "x", NewSecret: true},
