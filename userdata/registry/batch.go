@@ -18,6 +18,7 @@ import (
 type claimUnit struct {
 	ctx   context.Context
 	reqs  []claim
+	actor string // who claims (regapi.ActorFrom)
 	nodes []regapi.Node
 	err   error
 	done  chan struct{}

@@ -57,9 +57,18 @@ func (r *Registry) Claim(ctx context.Context, reqs ...regapi.ClaimRequest) ([]re
 	for i, q := range norm {
 		claims[i] = claim{ClaimRequest: q}
 	}
-	u := &claimUnit{ctx: ctx, reqs: claims, done: make(chan struct{})}
-	if err := r.batch.submit(ctx, u); err != nil {
+	nodes, err := r.submit(ctx, claims)
+	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return nodes, nil
+}
+
+// submit runs claims as one unit of a batch, under ctx's actor.
+func (r *Registry) submit(ctx context.Context, claims []claim) ([]regapi.Node, error) {
+	u := &claimUnit{ctx: ctx, reqs: claims, actor: regapi.ActorFrom(ctx), done: make(chan struct{})}
+	if err := r.batch.submit(ctx, u); err != nil {
+		return nil, err
 	}
 	return u.nodes, nil
 }
@@ -67,6 +76,16 @@ func (r *Registry) Claim(ctx context.Context, reqs ...regapi.ClaimRequest) ([]re
 // claim is one normalised claim as the claim path carries it.
 type claim struct {
 	regapi.ClaimRequest
+	// member is set for a group member's claim (ClaimInGroup).
+	member *memberClaim
+}
+
+// memberClaim is what a group member's claim adds: its group and the hash
+// of its claim key.
+type memberClaim struct {
+	groupID int64
+	group   string
+	keyHash string
 }
 
 // execClaims is the batcher's exec: it runs one batch and sets every unit's
@@ -114,8 +133,10 @@ func (r *Registry) claimAttempt(units []*claimUnit, mode attemptMode) ([]unitOut
 	var t *claimTx
 	var out []unitOutcome
 	err := r.write(r.ctx, func(ctx context.Context, c *tx) error {
-		t = &claimTx{ctx: ctx, c: c, at: dbTime(r.opts.now()), mode: mode, memo: &r.memo, oneExec: &r.oneExecBatches,
-			series: map[seriesKey]bool{}, taken: map[seriesKey]bool{}, nextHints: map[seriesKey]int64{}}
+		now := r.opts.now()
+		t = &claimTx{ctx: ctx, c: c, at: dbTime(now), expires: dbTime(now.Add(PendingExpiry)), mode: mode, memo: &r.memo, oneExec: &r.oneExecBatches,
+			series: map[seriesKey]bool{}, taken: map[seriesKey]bool{}, nextHints: map[seriesKey]int64{},
+			groups: map[int64]*groupSeat{}}
 		var err error
 		out, err = t.run(units)
 		return err
@@ -148,6 +169,7 @@ type newNode struct {
 	unit, idx int
 	req       claim
 	shard     *shardRow
+	actor     string
 	nickname  string // empty until allocated
 }
 
@@ -155,11 +177,12 @@ type newNode struct {
 // so it keeps all its state local; the memo learns from it only after a
 // successful COMMIT.
 type claimTx struct {
-	ctx  context.Context
-	c    *tx
-	at   string
-	mode attemptMode
-	memo *memo
+	ctx     context.Context
+	c       *tx
+	at      string
+	expires string // when this batch's pending nodes expire
+	mode    attemptMode
+	memo    *memo
 
 	shards map[string]*shardRow
 	series map[seriesKey]bool // known to exist, or created here
@@ -172,6 +195,24 @@ type claimTx struct {
 	// nextHints: where each series' lowest free range starts after this
 	// batch; 0 for unknown.
 	nextHints map[seriesKey]int64
+	// groups holds what this batch read of the groups its members claim in.
+	groups map[int64]*groupSeat
+}
+
+// groupSeat is a group as its members' claims check it: active, and how
+// many live members it has against its max size.
+type groupSeat struct {
+	active    bool
+	live, max int
+}
+
+// recorded is a node found under a claim id, with what a repeated claim
+// checks.
+type recorded struct {
+	node       regapi.Node
+	groupID    int64
+	claimKey   string // hash
+	credential string // hash
 }
 
 // hintTake takes k numbers of a series at the remembered start lo of its
@@ -218,6 +259,7 @@ func (t *claimTx) run(units []*claimUnit) ([]unitOutcome, error) {
 type unitError struct{ err error }
 
 func (e unitError) Error() string { return e.err.Error() }
+func (e unitError) Unwrap() error { return e.err }
 
 // loadShards finds (creating if need be) the shards' rows. A shard whose id
 // is remembered is read only when a claim needs its secret check.
@@ -269,26 +311,27 @@ func (t *claimTx) loadShards(units []*claimUnit) error {
 }
 
 // recordedClaims returns the nodes already recorded under the batch's claim
-// ids. From memory, none are looked up: the UNIQUE claim_id fails the INSERT
-// of a repeated one, and the batch runs again with readAll.
-func (t *claimTx) recordedClaims(units []*claimUnit) (map[string]regapi.Node, error) {
-	found := map[string]regapi.Node{}
-	if t.mode == fromMemory {
-		return found, nil
-	}
+// ids. From memory, only group members' claims are looked up (a repeated
+// one checks its claim key): the UNIQUE claim_id fails the INSERT of any
+// other repeated claim, and the batch runs again with readAll.
+func (t *claimTx) recordedClaims(units []*claimUnit) (map[string]recorded, error) {
+	found := map[string]recorded{}
 	var ids []string
 	for _, u := range units {
 		for _, q := range u.reqs {
-			ids = append(ids, q.ClaimID)
+			if t.mode == readAll || q.member != nil {
+				ids = append(ids, q.ClaimID)
+			}
 		}
 	}
 	for chunk := range slices.Chunk(ids, maxRowsPerInsert) {
-		nodes, err := queryNodes(t.ctx, t.c, qNodesByClaimID(len(chunk)), anySlice(chunk)...)
+		var rec recorded
+		err := scanNodes(t.ctx, t.c, qRecordedClaims(len(chunk)), anySlice(chunk), func(n regapi.Node) {
+			rec.node = n
+			found[n.ClaimID] = rec
+		}, &rec.groupID, &rec.claimKey, &rec.credential)
 		if err != nil {
 			return nil, fmt.Errorf("look up claim ids: %w", err)
-		}
-		for _, n := range nodes {
-			found[n.ClaimID] = n
 		}
 	}
 	return found, nil
@@ -296,18 +339,33 @@ func (t *claimTx) recordedClaims(units []*claimUnit) (map[string]regapi.Node, er
 
 // admit checks a unit's claims, reserves its explicit nicknames and returns
 // the claims that become new rows. Claims already recorded are answered
-// from existing. A unitError rejects the unit (and undoes its writes).
-func (t *claimTx) admit(ui int, u *claimUnit, existing map[string]regapi.Node, answers []regapi.Node) ([]*newNode, error) {
+// from existing (with a new credential when one came). A unitError rejects
+// the unit (and undoes its writes).
+func (t *claimTx) admit(ui int, u *claimUnit, existing map[string]recorded, answers []regapi.Node) ([]*newNode, error) {
 	var fresh []*newNode
 	var problems []error
+	var renew []renewal // credentials to replace, once the unit is admitted
 	fps := map[*shardRow]string{}
 	for i, r := range u.reqs {
-		if n, ok := existing[r.ClaimID]; ok {
-			if n.Shard != r.Shard || n.Role != r.Role {
-				problems = append(problems, fmt.Errorf("%w: claim id %q was already used for a %s node of %s", regapi.ErrInvalid, r.ClaimID, n.Role, n.Shard))
+		if rec, ok := existing[r.ClaimID]; ok {
+			if err := checkRepeat(r, rec); err != nil {
+				problems = append(problems, err)
+				continue
 			}
-			answers[i] = n
+			if r.CredentialHash != "" && r.CredentialHash != rec.credential {
+				renew = append(renew, renewal{node: rec.node.ID, hash: r.CredentialHash})
+			}
+			answers[i] = rec.node
 			continue
+		}
+		if m := r.member; m != nil {
+			var ue unitError
+			if err := t.takeSeat(m); errors.As(err, &ue) {
+				problems = append(problems, ue.err)
+				continue
+			} else if err != nil {
+				return nil, err
+			}
 		}
 		s := t.shards[r.Shard]
 		if r.SecretFingerprint != "" {
@@ -327,12 +385,15 @@ func (t *claimTx) admit(ui int, u *claimUnit, existing map[string]regapi.Node, a
 					regapi.ErrSecretMismatch, r.Shard, where))
 			}
 		}
-		fresh = append(fresh, &newNode{unit: ui, idx: i, req: r, shard: s})
+		fresh = append(fresh, &newNode{unit: ui, idx: i, req: r, shard: s, actor: u.actor})
 	}
 	if len(problems) > 0 {
 		return nil, unitError{errors.Join(problems...)}
 	}
 	if err := t.reserveExplicit(fresh); err != nil {
+		return nil, err
+	}
+	if err := t.renewCredentials(renew, u.actor); err != nil {
 		return nil, err
 	}
 	for s, fp := range fps {
@@ -341,6 +402,76 @@ func (t *claimTx) admit(ui int, u *claimUnit, existing map[string]regapi.Node, a
 		}
 	}
 	return fresh, nil
+}
+
+// checkRepeat says whether a claim whose id is already recorded may be
+// answered with the recorded node.
+func checkRepeat(r claim, rec recorded) error {
+	n := rec.node
+	m := r.member
+	switch {
+	case m == nil && rec.groupID != 0:
+		return fmt.Errorf("%w: claim id %q belongs to a member of group %s", regapi.ErrConflict, r.ClaimID, n.Group)
+	case m == nil && (n.Shard != r.Shard || n.Role != r.Role):
+		return fmt.Errorf("%w: claim id %q was already used for a %s node of %s", regapi.ErrInvalid, r.ClaimID, n.Role, n.Shard)
+	case m == nil:
+		return nil
+	case rec.groupID != m.groupID:
+		return fmt.Errorf("%w: instance %s is recorded outside group %s", regapi.ErrConflict, r.InstanceID, m.group)
+	case rec.claimKey != m.keyHash:
+		return fmt.Errorf("%w: instance %s of group %s claimed node %s with another claim key; an instance claims once", regapi.ErrClaimKey, r.InstanceID, m.group, n.Nickname)
+	case n.State == regapi.StateRetired:
+		return fmt.Errorf("%w: instance %s of group %s had node %s, which was retired; an instance claims once (a new instance has a new id)",
+			regapi.ErrConflict, r.InstanceID, m.group, n.Nickname)
+	}
+	return nil
+}
+
+// takeSeat admits one new member of a group: the group must be active and
+// below its max size, counting the members this batch admitted before.
+func (t *claimTx) takeSeat(m *memberClaim) error {
+	g, ok := t.groups[m.groupID]
+	if !ok {
+		g = &groupSeat{}
+		var state string
+		if err := t.c.scanRow(t.ctx, qGroupOfClaim, []any{m.groupID}, &state, &g.max); err != nil {
+			return fmt.Errorf("read group %s: %w", m.group, err)
+		}
+		if err := t.c.scanRow(t.ctx, qGroupLiveMembers, []any{m.groupID}, &g.live); err != nil {
+			return fmt.Errorf("count members of group %s: %w", m.group, err)
+		}
+		g.active = state == string(regapi.GroupActive)
+		t.groups[m.groupID] = g
+	}
+	switch {
+	case !g.active:
+		return unitError{fmt.Errorf("%w: group %s was retired: it takes no claims", regapi.ErrConflict, m.group)}
+	case g.live >= g.max:
+		return unitError{fmt.Errorf("%w: group %s has %d live members, its max size: retire one, or raise it (packer-plugin-jitsi group set %s --max-size N)",
+			regapi.ErrGroupFull, m.group, g.live, m.group)}
+	}
+	g.live++
+	return nil
+}
+
+// renewal is a node credential to replace: the node's id and the new
+// credential's hash.
+type renewal struct {
+	node int64
+	hash string
+}
+
+// renewCredentials replaces the credentials of nodes claimed again, and logs
+// that they changed (not what they are).
+func (t *claimTx) renewCredentials(rs []renewal, actor string) error {
+	evs := make([]event, len(rs))
+	for i, r := range rs {
+		if _, err := t.c.ExecContext(t.ctx, qSetNodeCredential, r.hash, t.at, actor, r.node); err != nil {
+			return fmt.Errorf("renew node credential: %w", err)
+		}
+		evs[i] = event{node: r.node, kind: "credential", actor: actor}
+	}
+	return insertEvents(t.ctx, t.c, t.at, evs)
 }
 
 // reserveExplicit checks a unit's explicit names against live nodes and this

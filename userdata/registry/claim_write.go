@@ -132,7 +132,7 @@ func (t *claimTx) write(fresh []*newNode, out []unitOutcome) error {
 		return err
 	}
 	for i, n := range fresh {
-		out[n.unit].nodes[n.idx] = n.issued(last-int64(len(fresh)-1-i), at)
+		out[n.unit].nodes[n.idx] = n.recorded(last-int64(len(fresh)-1-i), at)
 	}
 	if tk := t.take; tk != nil {
 		t.nextHints[tk.key] = tk.lo + int64(tk.k)
@@ -141,17 +141,40 @@ func (t *claimTx) write(fresh []*newNode, out []unitOutcome) error {
 	return nil
 }
 
-// issued is the node n became: row id, issued at at.
-func (n *newNode) issued(id int64, at time.Time) regapi.Node {
-	return regapi.Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
-		State: regapi.StateIssued, ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
+// state is the state n is recorded in.
+func (n *newNode) state() regapi.State {
+	if n.req.Pending {
+		return regapi.StatePending
+	}
+	return regapi.StateIssued
 }
 
+// recorded is the node n became: row id, recorded at at.
+func (n *newNode) recorded(id int64, at time.Time) regapi.Node {
+	nd := regapi.Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
+		State: n.state(), ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
+	if n.req.member != nil {
+		nd.Group = n.req.member.group
+	}
+	return nd
+}
+
+// nodeArgs are the values of nodeInsertColumns for nodes.
 func (t *claimTx) nodeArgs(nodes []*newNode) []any {
 	args := make([]any, 0, len(nodes)*nodeInsertColumnCount)
 	for _, n := range nodes {
-		args = append(args, n.req.ClaimID, n.shard.id, n.req.Role, n.nickname, string(regapi.StateIssued),
-			n.req.ImageID, n.req.InstanceID, t.at, t.at)
+		var group, keyHash, credential, expires any // NULL unless set
+		if m := n.req.member; m != nil {
+			group, keyHash = m.groupID, m.keyHash
+		}
+		if n.req.CredentialHash != "" {
+			credential = n.req.CredentialHash
+		}
+		if n.req.Pending {
+			expires = t.expires
+		}
+		args = append(args, n.req.ClaimID, n.shard.id, n.req.Role, n.nickname, string(n.state()),
+			n.req.ImageID, n.req.InstanceID, t.at, t.at, n.actor, group, credential, keyHash, expires)
 	}
 	return args
 }
@@ -230,7 +253,7 @@ func (t *claimTx) applyRange(key seriesKey, ch rangeChange) error {
 // event is one row of the append-only event log.
 type event struct {
 	shard, node int64
-	kind        string
+	kind, actor string
 	detail      map[string]string
 }
 
@@ -246,7 +269,7 @@ func insertEvents(ctx context.Context, c *tx, at string, evs []event) error {
 				}
 				detail = string(b)
 			}
-			args = append(args, at, e.kind, nullID(e.shard), nullID(e.node), detail)
+			args = append(args, at, e.kind, nullID(e.shard), nullID(e.node), e.actor, detail)
 		}
 		if _, err := c.ExecContext(ctx, qInsertEvents(len(chunk)), args...); err != nil {
 			return fmt.Errorf("append events: %w", err)

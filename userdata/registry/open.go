@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +37,10 @@ type Registry struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	memo           memo         // what claim batches remember (memo.go); the batcher's goroutine only
-	batches        atomic.Int64 // committed claim transactions (tests check grouping)
-	oneExecBatches atomic.Int64 // batches sent as one exec (claim.go); counted when it committed, even if unacknowledged
+	memo           memo          // what claim batches remember (memo.go); the batcher's goroutine only
+	reaped         chan struct{} // closed when reapLoop (pending.go) has stopped
+	batches        atomic.Int64  // committed claim transactions (tests check grouping)
+	oneExecBatches atomic.Int64  // batches sent as one exec (claim.go); counted when it committed, even if unacknowledged
 
 	// faultAfterCommit, when set (tests only), runs after every successful
 	// COMMIT; an error it returns is reported as the commit's, as when a
@@ -135,6 +135,8 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
 	r.batch = newBatcher(o.gather, o.maxBatch, r.execClaims)
+	r.reaped = make(chan struct{})
+	go r.reapLoop()
 	return r, nil
 }
 
@@ -190,14 +192,25 @@ func (r *Registry) migrate(ctx context.Context) error {
 		if err := c.scanRow(ctx, qSchemaVersion, nil, &v); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		if steps, ok := migrations[v]; ok {
-			what := "migrate schema from version " + v
-			if err := execAll(ctx, c, slices.Concat(steps, []string{qSetSchemaVersion}), what); err != nil {
+		// Each migration brings the tables one version up, until they are
+		// at schemaVersion.
+		for v != schemaVersion {
+			steps, ok := migrations[v]
+			if !ok {
+				return fmt.Errorf("registry schema version is %s, this program knows %s: upgrade packer-plugin-jitsi", v, schemaVersion)
+			}
+			if err := execAll(ctx, c, steps, "migrate schema from version "+v); err != nil {
 				return err
 			}
-			from = v
-		} else if v != schemaVersion {
-			return fmt.Errorf("registry schema version is %s, this program knows %s: upgrade packer-plugin-jitsi", v, schemaVersion)
+			if from == "" {
+				from = v
+			}
+			v = nextSchemaVersion(v)
+		}
+		if from != "" {
+			if err := execAll(ctx, c, []string{qSetSchemaVersion}, "migrate schema"); err != nil {
+				return err
+			}
 		}
 		return execAll(ctx, c, schemaIndexes, "create schema")
 	})
@@ -256,6 +269,7 @@ func (r *Registry) Close() error {
 	r.closeOnce.Do(func() {
 		r.batch.close()
 		r.cancel()
+		<-r.reaped
 		var errs []error
 		if err := r.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close database: %w", err))

@@ -10,6 +10,7 @@ import (
 // written out by hand, so a change to the transitions table shows here.
 func TestCheckTransition(t *testing.T) {
 	allowed := map[string]bool{
+		"pending→issued": true, "pending→active": true, "pending→failed": true, "pending→draining": true, "pending→retired": true,
 		"issued→active": true, "issued→failed": true, "issued→draining": true, "issued→retired": true,
 		"active→failed": true, "active→draining": true, "active→retired": true,
 		"failed→active": true, "failed→draining": true, "failed→retired": true,
