@@ -38,7 +38,7 @@ Examples:
   packer-plugin-jitsi registry serve --data-dir /var/lib/jitsi-registry \
       --address 10.0.0.1:9001 --api-address 10.0.0.1:8443 \
       --cert api.crt --key api.key --cluster-cert cluster.crt --cluster-key cluster.key \
-      --operator-token-file operator.token --node-token-file node.token
+      --operator-token-file operator.token
   # the second and third
   packer-plugin-jitsi registry serve --data-dir /var/lib/jitsi-registry \
       --address 10.0.0.2:9001 --join 10.0.0.1:9001 --cluster-cert cluster.crt --cluster-key cluster.key …
@@ -65,7 +65,7 @@ func runRegistry(ctx context.Context, env Env, args []string) error {
 
 type serveFlags struct {
 	dataDir, address, join, apiAddress string
-	nodeTokenFile, operatorTokenFile   string
+	operatorTokenFile                  string
 	cert, key, clusterCert, clusterKey string
 }
 
@@ -78,7 +78,6 @@ func serveFlagsFor(fs interface {
 	fs.StringVar(&f.join, "join", "", "join the cluster of these nodes (HOST:PORT,…), on first start only")
 	fs.StringVar(&f.apiAddress, "api-address", "", "serve the HTTP API on HOST:PORT (default: no API)")
 	fs.StringVar(&f.operatorTokenFile, "operator-token-file", "", "with --api-address: file holding the operator token (required, mode 0600)")
-	fs.StringVar(&f.nodeTokenFile, "node-token-file", "", "with --api-address: file holding the token booting nodes use (claim and report only)")
 	fs.StringVar(&f.cert, "cert", "", "with --api-address: PEM certificate of the API (HTTPS); plain HTTP only on loopback")
 	fs.StringVar(&f.key, "key", "", "the key of --cert")
 	fs.StringVar(&f.clusterCert, "cluster-cert", "", "shared cluster certificate: TLS between the nodes (the same on every node)")
@@ -176,8 +175,8 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	}
 	var api httpapi.Config
 	if f.apiAddress == "" {
-		if f.operatorTokenFile != "" || f.nodeTokenFile != "" || f.cert != "" {
-			bad("--operator-token-file, --node-token-file and --cert are for the API: give --api-address too")
+		if f.operatorTokenFile != "" || f.cert != "" {
+			bad("--operator-token-file and --cert are for the API: give --api-address too")
 		}
 	} else {
 		host, _, err := net.SplitHostPort(f.apiAddress)
@@ -190,11 +189,6 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 			bad("--operator-token-file is required with --api-address")
 		} else if api.OperatorToken, err = regapi.LoadToken(f.operatorTokenFile); err != nil {
 			bad("--operator-token-file: %v", err)
-		}
-		if f.nodeTokenFile != "" {
-			if api.NodeToken, err = regapi.LoadToken(f.nodeTokenFile); err != nil {
-				bad("--node-token-file: %v", err)
-			}
 		}
 	}
 	opts := []registry.Option{

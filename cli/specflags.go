@@ -19,7 +19,7 @@ type specFlags struct {
 	stun, extraShards                               listFlag
 	localBridge                                     bool
 	cert, certPath, keyPath, email                  string
-	group, nodeRegistryURL, nodeTokenFile           string
+	group, nodeRegistryURL                          string
 }
 
 type listFlag []string
@@ -44,8 +44,7 @@ func (f *specFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.keyPath, "key-path", "", "jms: key path on the JMS (--cert own)")
 	fs.StringVar(&f.email, "email", "", "jms: e-mail for Let's Encrypt (--cert letsencrypt)")
 	fs.StringVar(&f.group, "group", "", "jvb: user-data shared by an autoscaling group NAME: each bridge claims its nickname from the registry at boot")
-	fs.StringVar(&f.nodeRegistryURL, "node-registry-url", "", "registry API URL as the nodes reach it; nodes report their state there (needed with --group)")
-	fs.StringVar(&f.nodeTokenFile, "node-token-file", "", "file holding the registry's node token, for --node-registry-url (mode 0600)")
+	fs.StringVar(&f.nodeRegistryURL, "node-registry-url", "", "registry API URL as the nodes reach it; nodes report their state there with a credential of their own (needed with --group)")
 }
 
 // spec builds the node spec; it reads secret files but does not validate.
@@ -69,15 +68,9 @@ func (f *specFlags) spec(env Env) (node.Spec, error) {
 	}
 	s.Secret = secret
 	s.Group = f.group
-	if f.nodeRegistryURL != "" || f.nodeTokenFile != "" {
-		if f.nodeTokenFile == "" || f.nodeRegistryURL == "" {
-			return s, usageErrorf("--node-registry-url and --node-token-file go together: the URL nodes reach and the node token they use")
-		}
-		tok, err := readSecret(env, f.nodeTokenFile)
-		if err != nil {
-			return s, err
-		}
-		s.Registry = &node.RegistryLink{URL: f.nodeRegistryURL, Credential: tok}
+	if f.nodeRegistryURL != "" {
+		// The credential is minted by issue, which records its hash.
+		s.Registry = &node.RegistryLink{URL: f.nodeRegistryURL}
 	}
 	for i, raw := range f.extraShards {
 		sh, err := parseExtraShard(env, raw)

@@ -102,6 +102,9 @@ func runUserdata(_ context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if spec.Registry != nil || spec.Group != "" {
+		return usageErrorf("--node-registry-url and --group need credentials the registry records: use issue")
+	}
 	if err := spec.Validate(); err != nil {
 		return &UsageError{Err: err}
 	}
