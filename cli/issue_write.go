@@ -234,7 +234,7 @@ func (w *issueWrite) recoverLeftovers(ctx context.Context) error {
 	}
 	// Temporary files of the journals themselves (no secret in them), and
 	// of user-data whose journal was never written (none: it comes first).
-	strays, _ := filepath.Glob(filepath.Join(w.out.dir, journalPrefix+"*"+journalSuffix+".tmp-*"))
+	strays, _ := filepath.Glob(filepath.Join(w.out.dir, "."+journalPrefix+"*"+journalSuffix+".tmp-*")) // atomicfile's names
 	for _, p := range strays {
 		_ = os.Remove(p)
 	}
