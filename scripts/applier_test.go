@@ -21,13 +21,15 @@ import (
 )
 
 const (
-	nodeToken     = "node-token-0123456789abcdef0123456789"
 	operatorToken = "operator-token-0123456789abcdef012345"
 	fqdn          = "meet.example.org"
 )
 
+// groupToken is the token of group bridges-eu in every registryAPI.
+var groupToken, groupTokenHash = regapi.NewCredential(regapi.CredentialGroup)
+
 // registryAPI is a real embedded dqlite registry behind the real HTTP API on
-// 127.0.0.1, stopped when the test ends.
+// 127.0.0.1, with group bridges-eu (groupToken), stopped when the test ends.
 func registryAPI(t *testing.T) (regapi.Store, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -36,7 +38,11 @@ func registryAPI(t *testing.T) (regapi.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := httpapi.New(store, httpapi.Config{OperatorToken: operatorToken, NodeToken: nodeToken})
+	if _, err := store.RecordGroup(ctx, regapi.GroupRequest{Name: "bridges-eu", Shard: fqdn, Role: "jvb", Format: "modern",
+		TokenHash: groupTokenHash}); err != nil {
+		t.Fatal(err)
+	}
+	api, err := httpapi.New(store, httpapi.Config{OperatorToken: operatorToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +120,7 @@ func liveNode(t *testing.T, store regapi.Store, nickname string) regapi.Node {
 // runs it at first boot, against the real registry.
 func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 	store, url := registryAPI(t)
-	dir := nodeDir(t, url, nodeToken)
+	dir := nodeDir(t, url, groupToken)
 	claim := `claim_nickname; printf '%s' "$JITSI_NODE_NICKNAME"`
 
 	stateA := t.TempDir()
@@ -128,9 +134,16 @@ func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 	if nick, _, _ := applier(t, dir, t.TempDir(), "i-bbb", claim); nick != "jvb-002" {
 		t.Errorf("second bridge got %q, want jvb-002", nick)
 	}
-	// A retried claim (same instance, state lost) gets the same name back.
-	if nick, _, _ := applier(t, dir, t.TempDir(), "i-aaa", claim); nick != "jvb-001" {
-		t.Errorf("repeated claim of i-aaa got %q, want jvb-001", nick)
+	// A retried claim (same instance and claim key, the answer lost) gets
+	// the same name back; the same instance with another key gets none.
+	if err := os.Remove(filepath.Join(stateA, "nickname")); err != nil {
+		t.Fatal(err)
+	}
+	if nick, stderr, _ := applier(t, dir, stateA, "i-aaa", claim); nick != "jvb-001" {
+		t.Errorf("repeated claim of i-aaa got %q, want jvb-001\n%s", nick, stderr)
+	}
+	if nick, stderr, err := applier(t, dir, t.TempDir(), "i-aaa", claim); err == nil || nick != "" || !strings.Contains(stderr, "HTTP 409") {
+		t.Errorf("i-aaa claiming again with a new claim key: %q, %v\n%s", nick, err, stderr)
 	}
 	// A second run on the node does not claim again.
 	if nick, _, _ := applier(t, dir, stateA, "i-other", claim); nick != "jvb-001" {
@@ -147,8 +160,13 @@ func TestGroupBridgeClaimsThroughTheAPI(t *testing.T) {
 	if n := liveNode(t, store, "jvb-001"); n.State != regapi.StateActive {
 		t.Errorf("after report: state %s", n.State)
 	}
-	if strings.Contains(stderr, nodeToken) {
-		t.Error("the node token appears in the applier's output")
+	if strings.Contains(stderr, groupToken) || strings.Contains(stderr, "jnode_") {
+		t.Error("a credential appears in the applier's output")
+	}
+	for _, f := range []string{"registry-auth", "claim-key"} {
+		if fi, err := os.Stat(filepath.Join(stateA, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s on the node: %v %v, want mode 0600", f, fi, err)
+		}
 	}
 
 	// die reports the failure with its reason, cut to what the registry takes.
@@ -169,11 +187,12 @@ func TestJMSReportsItsState(t *testing.T) {
 	store, url := registryAPI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := store.Claim(ctx, regapi.ClaimRequest{Shard: fqdn, Role: string(node.RoleJMS), Nickname: node.JMSNickname}); err != nil {
+	cred, hash := regapi.NewCredential(regapi.CredentialNode)
+	if _, err := store.Claim(ctx, regapi.ClaimRequest{Shard: fqdn, Role: string(node.RoleJMS), Nickname: node.JMSNickname, CredentialHash: hash}); err != nil {
 		t.Fatal(err)
 	}
 	dir := specDir(t, node.Spec{Role: node.RoleJMS, JMSFQDN: fqdn, Secret: "s3cret",
-		Registry: &node.RegistryLink{URL: url, Credential: nodeToken}})
+		Registry: &node.RegistryLink{URL: url, Credential: cred}})
 	if _, stderr, err := applier(t, dir, t.TempDir(), "i-jms", `report_state active`); err != nil {
 		t.Fatalf("report: %v\n%s", err, stderr)
 	}
@@ -199,7 +218,7 @@ func TestGroupBridgeNeverInventsANickname(t *testing.T) {
 		srv := httptest.NewServer(nil)
 		dead := srv.URL
 		srv.Close() // nothing listens there any more
-		dir := nodeDir(t, dead, nodeToken)
+		dir := nodeDir(t, dead, groupToken)
 		state := t.TempDir()
 		start := time.Now()
 		_, stderr, err := applier(t, dir, state, "i-ddd", `claim_nickname`, "JITSI_NODE_CLAIM_TIMEOUT=3")
