@@ -65,6 +65,9 @@ func (f *issueFlags) emitGroup(ctx context.Context, env Env, spec node.Spec) err
 		}
 		defer os.Remove(tmp)
 	}
+	if err := f.writeGeneratedSecret(env); err != nil {
+		return err
+	}
 	store, err := f.store.open(ctx, env)
 	if err != nil {
 		return err

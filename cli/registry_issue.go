@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
@@ -84,6 +86,9 @@ type issueFlags struct {
 	maxSize   int
 	recover   bool
 	json      bool
+	// generateSecret is --generate-secret FILE: a new secret is made here
+	// and written there before anything is recorded.
+	generateSecret string
 }
 
 func runIssue(ctx context.Context, env Env, args []string) error {
@@ -97,6 +102,7 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&f.imageID, "image-id", "", "the image the nodes boot from (the artifact id Packer recorded)")
 	fs.BoolVar(&f.newSecret, "new-secret", false, "the JMS's secret was changed on purpose: accept a secret other than the one its earlier nodes got")
 	fs.IntVar(&f.maxSize, "max-size", 0, fmt.Sprintf("with --group: at most this many live members (default %d for a new group; given again, it changes the group's)", regapi.DefaultGroupMaxSize))
+	fs.StringVar(&f.generateSecret, "generate-secret", "", "make a new strong secret, write it to FILE (mode 0600; an existing FILE is refused) and use it; instead of --secret-file")
 	fs.BoolVar(&f.recover, "recover", false, "only finish or undo an interrupted issue into --out-dir (or --out's directory), then exit")
 	fs.BoolVar(&f.json, "json", false, "print the issued nodes as JSON on stdout (with --out or --out-dir)")
 	if err := parseFlags(env, fs, args); err != nil {
@@ -104,6 +110,12 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	}
 	if f.recover {
 		return f.recoverOnly(ctx, env)
+	}
+	if f.generateSecret != "" {
+		if f.spec.secretFile != "" {
+			return usageErrorf("--generate-secret and --secret-file exclude each other: make a new secret, or use one")
+		}
+		f.spec.generated = node.NewSecret()
 	}
 	spec, err := f.spec.spec(env)
 	if err != nil {
@@ -139,6 +151,9 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 
 	out, err := f.output()
 	if err != nil {
+		return err
+	}
+	if err := f.writeGeneratedSecret(env); err != nil {
 		return err
 	}
 	store, err := f.store.open(ctx, env)
@@ -182,6 +197,28 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(nodes)
 	}
+	return nil
+}
+
+// writeGeneratedSecret writes the secret --generate-secret made, once
+// everything else was checked and before anything is recorded. It never
+// replaces a file: that file may hold the secret running nodes use.
+func (f *issueFlags) writeGeneratedSecret(env Env) error {
+	if f.generateSecret == "" {
+		return nil
+	}
+	if err := makeOutputDir("--generate-secret", filepath.Dir(f.generateSecret)); err != nil {
+		return err
+	}
+	err := writeSynced(f.generateSecret, []byte(f.spec.generated+"\n"))
+	if errors.Is(err, os.ErrExist) {
+		return usageErrorf("--generate-secret %s: the file exists, and may hold the secret your nodes use: give it with --secret-file, or choose another path", f.generateSecret)
+	}
+	if err != nil {
+		return fmt.Errorf("--generate-secret: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: wrote a new secret (%d letters and digits, about %.0f bits) to %s (mode 0600); keep it: every node of this JMS needs it\n",
+		node.GeneratedSecretLen, node.SecretBits(f.spec.generated), f.generateSecret)
 	return nil
 }
 

@@ -31,7 +31,13 @@ leadership over and stops the node.
 
 Put the API behind a load balancer that checks GET /v1/leader (200 on the
 leader only): claims then share one group commit. Other commands reach the
-cluster with --registry https://HOST:PORT --token-file FILE.
+cluster with --registry https://HOST:PORT --token-file FILE. Booting nodes
+use the credentials issue mints for them (a group token per group, a
+credential per node); the registry keeps only their hashes.
+
+Every node needs the same key for the registry's secret checks: the first
+node makes DATA-DIR/secret-check.key; copy it (mode 0600) to each other
+node's data directory before it first starts, or give --secret-key-file.
 
 Examples:
   # first node, with the API over HTTPS
@@ -67,6 +73,7 @@ type serveFlags struct {
 	dataDir, address, join, apiAddress string
 	operatorTokenFile                  string
 	cert, key, clusterCert, clusterKey string
+	secretKeyFile                      string
 }
 
 func serveFlagsFor(fs interface {
@@ -82,6 +89,7 @@ func serveFlagsFor(fs interface {
 	fs.StringVar(&f.key, "key", "", "the key of --cert")
 	fs.StringVar(&f.clusterCert, "cluster-cert", "", "shared cluster certificate: TLS between the nodes (the same on every node)")
 	fs.StringVar(&f.clusterKey, "cluster-key", "", "the key of --cluster-cert")
+	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "key of the registry's secret checks, the same on every node (mode 0600; default DATA-DIR/secret-check.key, made by the first node: copy it to the others)")
 	return f
 }
 
@@ -199,6 +207,9 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	}
 	if len(join) > 0 {
 		opts = append(opts, registry.WithJoin(join...))
+	}
+	if f.secretKeyFile != "" {
+		opts = append(opts, registry.WithSecretKeyFile(f.secretKeyFile))
 	}
 	if f.clusterCert != "" && f.clusterKey != "" {
 		p, err := registry.LoadPeerTLS(f.clusterCert, f.clusterKey)

@@ -55,6 +55,11 @@ func (r *Registry) Claim(ctx context.Context, reqs ...regapi.ClaimRequest) ([]re
 	}
 	claims := make([]claim, len(norm))
 	for i, q := range norm {
+		if q.SecretFingerprint != "" {
+			// From here on the claim carries what is stored: the keyed
+			// check, never the client's proof.
+			q.SecretFingerprint = r.secretKey.check(q.Shard, q.SecretFingerprint)
+		}
 		claims[i] = claim{ClaimRequest: q}
 	}
 	nodes, err := r.submit(ctx, claims)

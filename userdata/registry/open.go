@@ -46,6 +46,9 @@ type Registry struct {
 	// COMMIT; an error it returns is reported as the commit's, as when a
 	// leader dies between applying a commit and answering it.
 	faultAfterCommit func() error
+
+	secretKey     secretKey // of the secret checks (secretcheck.go)
+	secretKeyPath string
 }
 
 var _ regapi.Store = (*Registry)(nil)
@@ -96,6 +99,15 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 	if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
+	keyPath := o.secretKeyFile
+	if keyPath == "" {
+		keyPath = filepath.Join(dir, secretKeyFileName)
+	}
+	// A joining node must be given the cluster's key; others make one.
+	key, err := loadSecretKey(keyPath, len(o.join) == 0)
+	if err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
 	appOpts := []app.Option{
 		app.WithAddress(addr),
 		app.WithNetworkLatency(o.networkLatency),
@@ -130,8 +142,12 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 
 	rctx, cancel := context.WithCancel(context.Background())
 	cleanups = append(cleanups, cancel)
-	r := &Registry{opts: o, dir: dir, lock: lock, app: node, db: db, ctx: rctx, cancel: cancel, memo: newMemo()}
+	r := &Registry{opts: o, dir: dir, lock: lock, app: node, db: db, ctx: rctx, cancel: cancel, memo: newMemo(),
+		secretKey: key, secretKeyPath: keyPath}
 	if err := r.migrate(ctx); err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	if err := r.checkSecretKeyID(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
 	r.batch = newBatcher(o.gather, o.maxBatch, r.execClaims)

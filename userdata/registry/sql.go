@@ -230,6 +230,12 @@ const qSetSchemaVersion = `UPDATE meta SET value = '` + schemaVersion + `' WHERE
 
 const qSchemaVersion = `SELECT value FROM meta WHERE key = 'schema_version'`
 
+// The id of the key of the secret checks (secretcheck.go).
+const (
+	qSecretKeyID    = `SELECT value FROM meta WHERE key = 'secret_key_id'`
+	qSetSecretKeyID = `INSERT INTO meta (key, value) VALUES ('secret_key_id', ?)`
+)
+
 // Transactions: BEGIN IMMEDIATE takes the write lock at once, so a writer
 // waits (busy timeout) instead of failing on a stale snapshot later.
 const (

@@ -70,7 +70,7 @@ func NormalizeClaims(reqs []ClaimRequest) ([]ClaimRequest, error) {
 		checkToken(&fe, p+"image_id", r.ImageID, maxRefLen)
 		checkToken(&fe, p+"instance_id", r.InstanceID, maxRefLen)
 		if r.SecretFingerprint != "" && !ValidFingerprint(r.SecretFingerprint) {
-			fe.add(p+"secret_fingerprint", "is not a fingerprint made by registry.Fingerprint (v1:xxxx)")
+			fe.add(p+"secret_fingerprint", "is not a secret proof made by regapi.Fingerprint (v2: and 64 hex digits; a v1 fingerprint comes from an older packer-plugin-jitsi: upgrade it)")
 		}
 		if r.NewSecret && r.SecretFingerprint == "" {
 			fe.add(p+"new_secret", "needs secret_fingerprint: the new secret's fingerprint")

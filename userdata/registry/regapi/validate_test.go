@@ -84,18 +84,21 @@ func TestFingerprint(t *testing.T) {
 	if a != Fingerprint("meet.example.org", "s3cret") {
 		t.Error("Fingerprint is not deterministic")
 	}
-	if strings.Contains(a, "s3cret") || len(a) != len("v1:")+4 {
-		t.Errorf("fingerprint %q must be 16 bits, nothing of the secret", a)
+	if strings.Contains(a, "s3cret") || len(a) != len("v2:")+64 {
+		t.Errorf("proof %q must be 256 bits, nothing of the secret", a)
 	}
-	// Salted per shard: across 8 shards one secret does not give one value.
+	// Salted per shard: one secret gives each shard its own proof.
 	seen := map[string]bool{}
-	for _, s := range []string{"a.example.org", "b.example.org", "c.example.org", "d.example.org", "e.example.org", "f.example.org", "g.example.org", "h.example.org"} {
+	for _, s := range []string{"a.example.org", "b.example.org", "c.example.org", "d.example.org"} {
 		seen[Fingerprint(s, "s3cret")] = true
 	}
-	if len(seen) < 4 {
-		t.Errorf("fingerprints of one secret over 8 shards take only %d values: salt not applied?", len(seen))
+	if len(seen) != 4 {
+		t.Errorf("proofs of one secret over 4 shards take only %d values: salt not applied?", len(seen))
 	}
-	if Fingerprint("meet.example.org", "other") == a && Fingerprint("meet.example.org", "third") == a {
-		t.Error("different secrets give the same fingerprint")
+	if Fingerprint("meet.example.org", "other") == a {
+		t.Error("different secrets give the same proof")
+	}
+	if ValidFingerprint("v1:3f2a") {
+		t.Error("a v1 fingerprint is still accepted")
 	}
 }
