@@ -15,8 +15,8 @@ import (
 // The claim path. Every claim takes this one road:
 //
 //	Claim ─→ batcher (batch.go): concurrent calls share one transaction
-//	      ─→ claimBatch: one attempt from memory; if memory proved stale,
-//	         one attempt that reads everything (and nothing else)
+//	      ─→ claimBatch: an attempt trusting memory; whatever memory proved
+//	         wrong is read instead, and the batch runs again
 //	      ─→ claimTx.run: shards → recorded claim ids → admit (checks,
 //	         explicit names) → allocate (auto numbers) → write (INSERT + COMMIT)
 //
@@ -34,14 +34,20 @@ import (
 //	INSERT INTO nodes … WHERE changes() = 1;
 //	COMMIT
 //
-// That is the whole batch in ONE round trip. Memory is stale when the swap
-// changes no row (another node claimed, a number was released: the INSERT
-// writes nothing and the empty transaction commits) or a claim id was
-// already recorded (the INSERT fails and the transaction is rolled back).
-// Either way nothing was written, and the batch runs again reading
-// everything: the claim ids (a repeated claim, e.g. a retry after a COMMIT
-// that was applied but not acknowledged, gets its recorded node back) and
-// the free ranges.
+// That is the whole batch in ONE round trip. Memory can prove wrong in two
+// ways, and either way the attempt wrote nothing:
+//
+//   - the swap changed no row (another node claimed, a number was released):
+//     the INSERT wrote nothing and the empty transaction committed. The
+//     batch runs again reading the free ranges (errHintStale);
+//   - a claim id was already recorded (a client's retry, or a COMMIT that
+//     was applied but not acknowledged): the INSERT failed on the UNIQUE
+//     index and the transaction was rolled back. The batch runs again
+//     looking its claim ids up, and a repeated claim gets its recorded node
+//     back (errClaimRecorded).
+//
+// Each retry trusts memory for less, so a batch takes at most three
+// attempts, and in steady state one.
 
 // Claim records nodes and returns them, nicknames assigned, in request order.
 // The claims of one call succeed or fail together. Concurrent calls share
@@ -106,42 +112,50 @@ func (r *Registry) execClaims(units []*claimUnit) {
 	}
 }
 
-// attemptMode says what a claim attempt may take from memory.
-type attemptMode int
+// trust says what a claim attempt takes from memory instead of reading it.
+type trust struct {
+	// hints: take numbers at the remembered lowest free range start.
+	hints bool
+	// unrecorded: the claim ids are new (a repeated one fails the INSERT),
+	// so they are not looked up — except group members', which check
+	// their claim key.
+	unrecorded bool
+}
 
-const (
-	// fromMemory trusts the memo and looks no claim id up.
-	fromMemory attemptMode = iota
-	// readAll reads what it needs inside the transaction.
-	readAll
+// An attempt that trusted memory found it wrong, and wrote nothing.
+var (
+	errHintStale     = errors.New("the remembered lowest free range moved")
+	errClaimRecorded = errors.New("a claim id is already recorded")
 )
 
-// errStale: an attempt from memory found the memo out of date. It wrote
-// nothing; the batch runs again with readAll.
-var errStale = errors.New("claim memo is stale")
-
 func (r *Registry) claimBatch(units []*claimUnit) ([]unitOutcome, error) {
-	out, err := r.claimAttempt(units, fromMemory)
-	if errors.Is(err, errStale) {
-		r.memo.forgetHints()
-		out, err = r.claimAttempt(units, readAll)
+	tr := trust{hints: true, unrecorded: true}
+	for {
+		out, err := r.claimAttempt(units, tr)
+		switch {
+		case errors.Is(err, errHintStale) && tr.hints:
+			tr.hints = false
+		case errors.Is(err, errClaimRecorded) && tr.unrecorded:
+			tr = trust{}
+		default:
+			if err != nil {
+				r.memo.forgetHints() // cheap to relearn; the attempt may have seen them go stale
+			}
+			return out, err
+		}
 	}
-	if err != nil {
-		r.memo.forgetHints()
-	}
-	return out, err
 }
 
 // claimAttempt runs the batch in one write transaction (retried by write
 // through leader changes) and, once it committed, teaches the memo.
-func (r *Registry) claimAttempt(units []*claimUnit, mode attemptMode) ([]unitOutcome, error) {
+func (r *Registry) claimAttempt(units []*claimUnit, tr trust) ([]unitOutcome, error) {
 	var t *claimTx
 	var out []unitOutcome
 	err := r.write(r.ctx, func(ctx context.Context, c *tx) error {
 		now := r.opts.now()
-		t = &claimTx{ctx: ctx, c: c, at: dbTime(now), expires: dbTime(now.Add(PendingExpiry)), mode: mode, memo: &r.memo, oneExec: &r.oneExecBatches,
-			series: map[seriesKey]bool{}, taken: map[seriesKey]bool{}, nextHints: map[seriesKey]int64{},
-			groups: map[int64]*groupSeat{}}
+		t = &claimTx{ctx: ctx, c: c, at: dbTime(now), expires: dbTime(now.Add(PendingExpiry)), trust: tr, memo: &r.memo,
+			oneExec: &r.oneExecBatches, series: map[seriesKey]bool{}, taken: map[seriesKey]bool{},
+			nextHints: map[seriesKey]int64{}, groups: map[int64]*groupSeat{}}
 		var err error
 		out, err = t.run(units)
 		return err
@@ -150,7 +164,8 @@ func (r *Registry) claimAttempt(units []*claimUnit, mode attemptMode) ([]unitOut
 		return nil, err
 	}
 	if t.missed {
-		return nil, errStale
+		delete(r.memo.hints, t.take.key)
+		return nil, errHintStale
 	}
 	r.batches.Add(1)
 	r.memo.learn(t)
@@ -186,7 +201,7 @@ type claimTx struct {
 	c       *tx
 	at      string
 	expires string // when this batch's pending nodes expire
-	mode    attemptMode
+	trust   trust
 	memo    *memo
 
 	shards map[string]*shardRow
@@ -316,15 +331,16 @@ func (t *claimTx) loadShards(units []*claimUnit) error {
 }
 
 // recordedClaims returns the nodes already recorded under the batch's claim
-// ids. From memory, only group members' claims are looked up (a repeated
-// one checks its claim key): the UNIQUE claim_id fails the INSERT of any
-// other repeated claim, and the batch runs again with readAll.
+// ids. Trusting that they are new, only group members' claims are looked up
+// (a repeated one checks its claim key): the UNIQUE claim_id fails the
+// INSERT of any other repeated claim, and the batch runs again looking
+// them up.
 func (t *claimTx) recordedClaims(units []*claimUnit) (map[string]recorded, error) {
 	found := map[string]recorded{}
 	var ids []string
 	for _, u := range units {
 		for _, q := range u.reqs {
-			if t.mode == readAll || q.member != nil {
+			if !t.trust.unrecorded || q.member != nil {
 				ids = append(ids, q.ClaimID)
 			}
 		}

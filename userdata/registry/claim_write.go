@@ -36,7 +36,7 @@ func (t *claimTx) allocate(fresh []*newNode) error {
 		}
 		bySeries[key] = append(bySeries[key], n)
 	}
-	if len(order) == 1 && t.mode == fromMemory && !t.c.begun {
+	if len(order) == 1 && t.trust.hints && !t.c.begun {
 		key := order[0]
 		if lo, ok := t.memo.hints[key]; ok {
 			nodes := bySeries[key]
@@ -103,10 +103,10 @@ func (t *claimTx) write(fresh []*newNode, out []unitOutcome) error {
 	}
 	res, err := t.c.execAndCommit(t.ctx, q, t.nodeArgs(fresh)...)
 	if err != nil {
-		if t.mode == fromMemory && isConstraint(err) {
+		if t.trust.unrecorded && isConstraint(err) {
 			// A claim id recorded before (or, should the free ranges ever
 			// disagree with the rows, a live name): rolled back whole.
-			return fmt.Errorf("insert nodes: %w: %w", errStale, err)
+			return fmt.Errorf("insert nodes: %w: %w", errClaimRecorded, err)
 		}
 		return fmt.Errorf("insert nodes: %w", err)
 	}
