@@ -245,4 +245,3 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
-
