@@ -31,14 +31,20 @@ leadership over and stops the node.
 
 Put the API behind a load balancer that checks GET /v1/leader (200 on the
 leader only): claims then share one group commit. Other commands reach the
-cluster with --registry https://HOST:PORT --token-file FILE.
+cluster with --registry https://HOST:PORT --token-file FILE. Booting nodes
+use the credentials issue mints for them (a group token per group, a
+credential per node); the registry keeps only their hashes.
+
+Every node needs the same key for the registry's secret checks: the first
+node makes DATA-DIR/secret-check.key; copy it (mode 0600) to each other
+node's data directory before it first starts, or give --secret-key-file.
 
 Examples:
   # first node, with the API over HTTPS
   packer-plugin-jitsi registry serve --data-dir /var/lib/jitsi-registry \
       --address 10.0.0.1:9001 --api-address 10.0.0.1:8443 \
       --cert api.crt --key api.key --cluster-cert cluster.crt --cluster-key cluster.key \
-      --operator-token-file operator.token --node-token-file node.token
+      --operator-token-file operator.token
   # the second and third
   packer-plugin-jitsi registry serve --data-dir /var/lib/jitsi-registry \
       --address 10.0.0.2:9001 --join 10.0.0.1:9001 --cluster-cert cluster.crt --cluster-key cluster.key …
@@ -65,8 +71,9 @@ func runRegistry(ctx context.Context, env Env, args []string) error {
 
 type serveFlags struct {
 	dataDir, address, join, apiAddress string
-	nodeTokenFile, operatorTokenFile   string
+	operatorTokenFile                  string
 	cert, key, clusterCert, clusterKey string
+	secretKeyFile                      string
 }
 
 func serveFlagsFor(fs interface {
@@ -78,11 +85,11 @@ func serveFlagsFor(fs interface {
 	fs.StringVar(&f.join, "join", "", "join the cluster of these nodes (HOST:PORT,…), on first start only")
 	fs.StringVar(&f.apiAddress, "api-address", "", "serve the HTTP API on HOST:PORT (default: no API)")
 	fs.StringVar(&f.operatorTokenFile, "operator-token-file", "", "with --api-address: file holding the operator token (required, mode 0600)")
-	fs.StringVar(&f.nodeTokenFile, "node-token-file", "", "with --api-address: file holding the token booting nodes use (claim and report only)")
 	fs.StringVar(&f.cert, "cert", "", "with --api-address: PEM certificate of the API (HTTPS); plain HTTP only on loopback")
 	fs.StringVar(&f.key, "key", "", "the key of --cert")
 	fs.StringVar(&f.clusterCert, "cluster-cert", "", "shared cluster certificate: TLS between the nodes (the same on every node)")
 	fs.StringVar(&f.clusterKey, "cluster-key", "", "the key of --cluster-cert")
+	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "key of the registry's secret checks, the same on every node (mode 0600; default DATA-DIR/secret-check.key, made by the first node: copy it to the others)")
 	return f
 }
 
@@ -176,8 +183,8 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	}
 	var api httpapi.Config
 	if f.apiAddress == "" {
-		if f.operatorTokenFile != "" || f.nodeTokenFile != "" || f.cert != "" {
-			bad("--operator-token-file, --node-token-file and --cert are for the API: give --api-address too")
+		if f.operatorTokenFile != "" || f.cert != "" {
+			bad("--operator-token-file and --cert are for the API: give --api-address too")
 		}
 	} else {
 		host, _, err := net.SplitHostPort(f.apiAddress)
@@ -191,11 +198,6 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 		} else if api.OperatorToken, err = regapi.LoadToken(f.operatorTokenFile); err != nil {
 			bad("--operator-token-file: %v", err)
 		}
-		if f.nodeTokenFile != "" {
-			if api.NodeToken, err = regapi.LoadToken(f.nodeTokenFile); err != nil {
-				bad("--node-token-file: %v", err)
-			}
-		}
 	}
 	opts := []registry.Option{
 		registry.WithAddress(f.address),
@@ -205,6 +207,9 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	}
 	if len(join) > 0 {
 		opts = append(opts, registry.WithJoin(join...))
+	}
+	if f.secretKeyFile != "" {
+		opts = append(opts, registry.WithSecretKeyFile(f.secretKeyFile))
 	}
 	if f.clusterCert != "" && f.clusterKey != "" {
 		p, err := registry.LoadPeerTLS(f.clusterCert, f.clusterKey)

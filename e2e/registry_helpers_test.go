@@ -67,8 +67,8 @@ const guestRegistryIP = "10.0.2.102"
 
 // registryAPI is a `registry serve` run by the test.
 type registryAPI struct {
-	url, operatorToken, nodeToken string
-	port                          int
+	url, operatorToken string
+	port               int
 }
 
 // startRegistry runs `packer-plugin-jitsi registry serve` on dataDir with its
@@ -92,15 +92,14 @@ func startRegistry(t *testing.T, out, dataDir string) registryAPI {
 		raftAddr = fmt.Sprintf("127.0.0.1:%d", p)
 	}
 	api := registryAPI{url: fmt.Sprintf("http://127.0.0.1:%d", port), port: port,
-		operatorToken: writeSecret(t, filepath.Join(out, "operator.token"), randomToken(t)),
-		nodeToken:     writeSecret(t, filepath.Join(out, "node.token"), randomToken(t))}
+		operatorToken: writeSecret(t, filepath.Join(out, "operator.token"), randomToken(t))}
 	logf, err := os.Create(filepath.Join(out, "registry-serve.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(pluginBin(t), "registry", "serve", "--data-dir", dataDir,
 		"--address", raftAddr, "--api-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--operator-token-file", api.operatorToken, "--node-token-file", api.nodeToken)
+		"--operator-token-file", api.operatorToken)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

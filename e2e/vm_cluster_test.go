@@ -59,9 +59,9 @@ func TestVMCluster(t *testing.T) {
 	// post-processor wrote; nodes reach it through a guestfwd.
 	api := startRegistry(t, out, registryDir)
 	reg := []string{"--registry", api.url, "--token-file", api.operatorToken}
-	nodeReg := []string{"--node-registry-url", "http://" + guestRegistryIP, "--node-token-file", api.nodeToken}
+	nodeReg := []string{"--node-registry-url", "http://" + guestRegistryIP}
 	secret := writeSecret(t, filepath.Join(out, "jvb.secret"), "e2e#Secret=1:"+fmt.Sprint(time.Now().UnixNano()))
-	wrong := writeSecret(t, filepath.Join(out, "wrong.secret"), "not-the-jms-secret")
+	wrong := writeSecret(t, filepath.Join(out, "wrong.secret"), "not-the-jms-secret:"+fmt.Sprint(time.Now().UnixNano()))
 	nodesDir := filepath.Join(out, "nodes")
 	if err := os.MkdirAll(nodesDir, 0o700); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ type testCluster struct {
 // they are all voters.
 func startCluster(t testing.TB, n int, opts ...Option) *testCluster {
 	t.Helper()
+	// The nodes share the key of the secret checks, as a cluster's must.
+	opts = append([]Option{WithSecretKeyFile(filepath.Join(t.TempDir(), "secret-check.key"))}, opts...)
 	c := &testCluster{t: t, opts: opts, nodes: make([]*Registry, n)}
 	for range n {
 		c.dirs = append(c.dirs, t.TempDir())
