@@ -31,7 +31,7 @@ func (a *Agent) instanceID(ctx context.Context) (string, error) {
 		}
 		id = strings.TrimSpace(string(out))
 	}
-	if id == "" || len(id) > 256 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
+	if id == "" || len(id) > regapi.MaxInstanceIDLen || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return "", fmt.Errorf("read the instance id: %q is not an instance id", id)
 	}
 	return id, nil

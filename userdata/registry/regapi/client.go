@@ -266,6 +266,10 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 func (c *Client) ClaimInGroup(ctx context.Context, gc GroupClaim) (ClaimResult, error) {
 	var out ClaimResult
 	if err := c.do(ctx, http.MethodPost, "/v1/claims", nil, gc, &out); err != nil {
+		var ae *Error
+		if errors.As(err, &ae) {
+			return ClaimResult{}, err // the registry's answer says what it refused
+		}
 		return ClaimResult{}, fmt.Errorf("claim in group: %w", err)
 	}
 	return out, nil
