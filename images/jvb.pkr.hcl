@@ -20,7 +20,11 @@ build {
   }
 
   post-processor "jitsi-registry" {
-    registry_dir  = var.registry_dir
-    manifest_file = "${var.output_dir}/jitsi-manifest-jvb-${var.os}.json"
+    # The embedded registry in registry_dir, or a registry's API.
+    registry_dir        = var.registry_url == "" ? var.registry_dir : null
+    registry_url        = var.registry_url == "" ? null : var.registry_url
+    registry_token_file = var.registry_url == "" ? null : var.registry_token_file
+    registry_ca_file    = var.registry_ca_file == "" ? null : var.registry_ca_file
+    manifest_file       = "${var.output_dir}/jitsi-manifest-jvb-${var.os}.json"
   }
 }

@@ -96,3 +96,21 @@ variable "registry_dir" {
   default     = "registry-data"
   description = "Data directory of the embedded registry the jitsi-registry post-processor records images in."
 }
+
+variable "registry_url" {
+  type        = string
+  default     = ""
+  description = "A registry's HTTP API (https://HOST:PORT) to record images in instead of registry_dir; needs registry_token_file."
+}
+
+variable "registry_token_file" {
+  type        = string
+  default     = ""
+  description = "With registry_url: the file holding the operator token (mode 0600)."
+}
+
+variable "registry_ca_file" {
+  type        = string
+  default     = ""
+  description = "With registry_url: PEM file of the CA of the API's certificate (default: the system's roots)."
+}

@@ -20,6 +20,16 @@ import (
 // an hour, and returns their paths.
 func SelfSignedCert(t testing.TB, name string) (certFile, keyFile string) {
 	t.Helper()
+	return SelfSignedCertFor(t, name, time.Hour, "127.0.0.1")
+}
+
+// SelfSignedCertFor is SelfSignedCert for the given IP addresses, valid for d.
+func SelfSignedCertFor(t testing.TB, name string, d time.Duration, ips ...string) (certFile, keyFile string) {
+	t.Helper()
+	var addrs []net.IP
+	for _, ip := range ips {
+		addrs = append(addrs, net.ParseIP(ip))
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -28,13 +38,13 @@ func SelfSignedCert(t testing.TB, name string) (certFile, keyFile string) {
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
+		NotAfter:              time.Now().Add(d),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		DNSNames:              []string{name},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses:           addrs,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

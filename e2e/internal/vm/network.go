@@ -42,3 +42,10 @@ func (n Network) Contains(ip string) bool {
 func (n Network) netdev() string {
 	return fmt.Sprintf("net=%s,host=%s,dns=%s,dhcpstart=%s", n.CIDR, n.Gateway, n.DNS, n.DHCPStart)
 }
+
+// EC2SMBIOS makes a guest's DMI files read like an EC2 instance's
+// (sys_vendor "Amazon EC2", an ec2… product UUID), as cloud-init's
+// ds-identify and the node agent tell EC2 apart. uuidTail is 12 hex digits.
+func EC2SMBIOS(uuidTail string) []string {
+	return []string{"type=1,manufacturer=Amazon EC2,product=t3.small,uuid=ec2a1b2c-0000-1111-2222-" + uuidTail}
+}

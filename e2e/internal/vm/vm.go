@@ -59,6 +59,9 @@ type Config struct {
 	GuestForwards []GuestForward
 	// Network is the guest's user network; default DefaultNetwork.
 	Network Network
+	// SMBIOS are qemu -smbios values, e.g. EC2SMBIOS: what the guest's
+	// DMI files (/sys/class/dmi/id) say about the machine.
+	SMBIOS []string
 	// Relay is the guestfwd command prefix (see RelayCommand).
 	Relay []string
 	// Logf gets progress lines.
@@ -117,6 +120,9 @@ func Start(cfg Config) (*VM, error) {
 		"-drive", "file=" + overlay + ",if=virtio,format=qcow2,cache=unsafe,discard=unmap",
 		"-drive", "file=" + seed + ",if=virtio,format=raw,readonly=on",
 		"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0,romfile=",
+	}
+	for _, sm := range cfg.SMBIOS {
+		args = append(args, "-smbios", sm)
 	}
 	v.cmd = exec.Command("qemu-system-x86_64", args...)
 	qlog, err := os.Create(filepath.Join(cfg.Dir, "qemu.log"))
