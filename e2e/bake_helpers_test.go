@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,9 +21,10 @@ type bakeResult struct {
 	err   error
 }
 
-// startBakes bakes the JVB and JMS images with two Packer runs at once and
-// returns a channel per role that gets its qcow2 path.
-func startBakes(t *testing.T, out, base, jitsiRepo, registryDir string, relay []string, repoPort int, key *vm.SSHKey) map[string]<-chan bakeResult {
+// startBakes bakes the JVB and JMS images with two Packer runs at once (the
+// jitsi-registry post-processor records each through the registry's API)
+// and returns a channel per role that gets its qcow2 path.
+func startBakes(t *testing.T, out, base, jitsiRepo string, api registryAPI, relay []string, repoPort int, key *vm.SSHKey) map[string]<-chan bakeResult {
 	t.Helper()
 	baseDir := filepath.Join(out, "base-images")
 	if err := os.MkdirAll(baseDir, 0o755); err != nil {
@@ -53,7 +53,8 @@ func startBakes(t *testing.T, out, base, jitsiRepo, registryDir string, relay []
 				"-var", "os=debian-12", "-var", "base_image_dir="+baseDir, "-var", "output_dir="+output,
 				"-var", "ssh_private_key_file="+key.Private, "-var", "ssh_public_key="+key.Public,
 				"-var", "apt_repo_url=http://"+vm.GuestRepoIP+"/jitsi", "-var", "apt_key_file="+filepath.Join(jitsiRepo, "jitsi-key.gpg.key"),
-				"-var", "registry_dir="+registryDir, "-var", "qemu_netdev_extra="+netdev,
+				"-var", "registry_url="+api.url, "-var", "registry_token_file="+api.operatorToken, "-var", "registry_ca_file="+api.ca,
+				"-var", "qemu_netdev_extra="+netdev,
 				"-var", "cpus=1", "-var", "memory=1024",
 				filepath.Join(repoRoot(), "images"))
 			image := filepath.Join(output, role+"-"+"debian-12", role+"-debian-12.qcow2")
@@ -62,10 +63,6 @@ func startBakes(t *testing.T, out, base, jitsiRepo, registryDir string, relay []
 			}
 			if err == nil {
 				progress(t, "bake: %s image in %s", role, time.Since(start).Round(time.Second))
-				// Kept for E2E_REUSE_BAKE.
-				if cerr := exec.Command("cp", "-a", registryDir, filepath.Join(out, "registry-baked-"+role)).Run(); cerr != nil {
-					progress(t, "bake: could not keep a copy of the registry: %v", cerr)
-				}
 			}
 			ch <- bakeResult{image: image, err: err}
 		}()
@@ -84,8 +81,8 @@ func awaitBake(t *testing.T, ch <-chan bakeResult) string {
 }
 
 // reuseBake takes the images of an earlier TestVMCluster output folder
-// (E2E_REUSE_BAKE) instead of baking; the registry starts empty.
-func reuseBake(t *testing.T, prev, registryDir string) map[string]<-chan bakeResult {
+// (E2E_REUSE_BAKE) instead of baking; the registry records no image.
+func reuseBake(t *testing.T, prev string) map[string]<-chan bakeResult {
 	t.Helper()
 	chans := map[string]<-chan bakeResult{}
 	for _, role := range []string{"jvb", "jms"} {

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/vm"
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 )
 
 // issuedNodes reads `issue --json` output: the nicknames, in order.
@@ -61,45 +66,38 @@ func nodeStates(t *testing.T, out string) map[string]string {
 	return states
 }
 
-// guestRegistryIP is where guests see the registry API (a guestfwd to the
-// `registry serve` the test runs on 127.0.0.1).
-const guestRegistryIP = "10.0.2.102"
-
-// registryAPI is a `registry serve` run by the test.
+// registryAPI is a `registry serve` run by the test: its API on 127.0.0.1
+// over HTTPS with a certificate the test made for the addresses the API is
+// reached at (guests reach it through a guestfwd at guestIP:443).
 type registryAPI struct {
-	url, operatorToken string
-	port               int
+	url, operatorToken, ca string
+	guestURL               string
+	port                   int
 }
 
-// startRegistry runs `packer-plugin-jitsi registry serve` on dataDir with its
-// API on 127.0.0.1 (plain HTTP: loopback only) and stops it by PID at the end.
-func startRegistry(t *testing.T, out, dataDir string) registryAPI {
+// startRegistry runs `packer-plugin-jitsi registry serve` on a fresh data
+// directory and stops it by PID at the end.
+func startRegistry(t *testing.T, out, guestIP string) registryAPI {
 	t.Helper()
 	port, err := vm.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The bakes' post-processor made dataDir an embedded registry, whose node
-	// keeps the address it was given for life: serve it there.
-	raftAddr := ""
-	if b, err := os.ReadFile(filepath.Join(dataDir, "raft-address")); err == nil {
-		raftAddr = strings.TrimSpace(string(b))
-	} else {
-		p, err := vm.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raftAddr = fmt.Sprintf("127.0.0.1:%d", p)
+	raftPort, err := vm.FreePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	api := registryAPI{url: fmt.Sprintf("http://127.0.0.1:%d", port), port: port,
+	cert, key := testutil.SelfSignedCertFor(t, "registry.e2e.test", 12*time.Hour, "127.0.0.1", guestIP)
+	api := registryAPI{url: fmt.Sprintf("https://127.0.0.1:%d", port), port: port, ca: cert, guestURL: "https://" + guestIP,
 		operatorToken: writeSecret(t, filepath.Join(out, "operator.token"), randomToken(t))}
 	logf, err := os.Create(filepath.Join(out, "registry-serve.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	dataDir := filepath.Join(out, "registry")
 	cmd := exec.Command(pluginBin(t), "registry", "serve", "--data-dir", dataDir,
-		"--address", raftAddr, "--api-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--operator-token-file", api.operatorToken)
+		"--address", fmt.Sprintf("127.0.0.1:%d", raftPort), "--api-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--cert", cert, "--key", key, "--operator-token-file", api.operatorToken)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -116,12 +114,15 @@ func startRegistry(t *testing.T, out, dataDir string) registryAPI {
 			<-exited
 		}
 	})
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, cert)}}}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		resp, err := client.Get(api.url + "/v1/health")
 		if err == nil {
-			c.Close()
-			break
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
 		}
 		select {
 		case <-exited:
@@ -129,12 +130,54 @@ func startRegistry(t *testing.T, out, dataDir string) registryAPI {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("registry serve: no API on %s after a minute (log %s)", api.url, filepath.Join(out, "registry-serve.log"))
+			t.Fatalf("registry serve: no healthy API on %s after a minute (log %s)", api.url, filepath.Join(out, "registry-serve.log"))
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 	}
-	progress(t, "registry: serving %s on %s (API %s)", dataDir, raftAddr, api.url)
+	progress(t, "registry: serving %s (API %s, guests %s)", dataDir, api.url, api.guestURL)
 	return api
+}
+
+// flags are the CLI flags that reach the registry as its operator.
+func (a registryAPI) flags() []string {
+	return []string{"--registry", a.url, "--token-file", a.operatorToken, "--registry-ca", a.ca}
+}
+
+// post sends a JSON body to the API with a bearer credential and returns
+// the status code and body: how the tests play a node (or an attacker).
+func (a registryAPI) post(t *testing.T, path, credential string, body any) (int, string) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, a.url+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+credential)
+	req.Header.Set("Content-Type", "application/json")
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, a.ca)}}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(out)
+}
+
+func certPool(t *testing.T, pemFile string) *x509.CertPool {
+	t.Helper()
+	b, err := os.ReadFile(pemFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		t.Fatalf("%s holds no certificate", pemFile)
+	}
+	return pool
 }
 
 func randomToken(t *testing.T) string {

@@ -5,25 +5,32 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/agent/nat"
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/vm"
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/fakecloud"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
 
 const clusterFQDN = "meet.e2e.test"
 
-// TestVMCluster is the pipeline end to end: bake both role images with
-// Packer and the plugin (qemu, TCG), serve the registry the post-processor
-// wrote, issue a JMS, bridges and an autoscaling group's user-data through
-// its API, boot them with that user-data, and check the cluster forms and
-// reports itself — guests reaching each other and the host only through the
-// host's loopback.
+// TestVMCluster is the pipeline end to end: serve the registry (HTTPS),
+// bake both role images with Packer and the plugin (qemu, TCG; the
+// post-processor records them through the API), issue a JMS, bridges and an
+// autoscaling group's user-data, boot them with that user-data — every guest
+// on a network where 169.254.169.254 leads to a fake EC2 metadata service
+// (TEST FIXTURE) of its own — and check what the node agent did: the cluster
+// forms, group bridges advertise the public address the metadata gave, a
+// package script's rewrite is undone on restart, a drain waits for a running
+// conference, a node's credential cannot touch another node. Guests reach
+// each other and the host only through the host's loopback.
 func TestVMCluster(t *testing.T) {
 	requireVM(t)
 	start := time.Now()
@@ -38,30 +45,21 @@ func TestVMCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registryDir := filepath.Join(out, "registry")
+	network := vm.MetadataNetwork
+	api := startRegistry(t, out, network.IP(102))
+	reg := api.flags()
 
 	// --- bake (in the background: the images arrive on channels)
 	var bakes map[string]<-chan bakeResult
 	if prev := os.Getenv("E2E_REUSE_BAKE"); prev != "" {
-		// A development aid: boot the images (and registry) an earlier run baked.
-		bakes = reuseBake(t, prev, registryDir)
+		bakes = reuseBake(t, prev) // a development aid: boots an earlier run's images
 	} else {
-		bakes = startBakes(t, out, base, jitsiRepo, registryDir, relay, repo.Port, key)
+		bakes = startBakes(t, out, base, jitsiRepo, api, relay, repo.Port, key)
 	}
 
-	// Everything boots together once both images exist: a bridge's first
-	// boot waits (bounded, 180 s) for its login to the JMS, as in production
-	// where the JMS is up first.
-	jvbImage, jmsImage := awaitBake(t, bakes["jvb"]), awaitBake(t, bakes["jms"])
-	progress(t, "bake: both images after %s", time.Since(start).Round(time.Second))
-
-	// --- registry API, then issue. The API serves the data dir the bakes'
-	// post-processor wrote; nodes reach it through a guestfwd.
-	api := startRegistry(t, out, registryDir)
-	reg := []string{"--registry", api.url, "--token-file", api.operatorToken}
-	nodeReg := []string{"--node-registry-url", "http://" + guestRegistryIP}
-	secret := writeSecret(t, filepath.Join(out, "jvb.secret"), "e2e#Secret=1:"+fmt.Sprint(time.Now().UnixNano()))
-	wrong := writeSecret(t, filepath.Join(out, "wrong.secret"), "not-the-jms-secret:"+fmt.Sprint(time.Now().UnixNano()))
+	// --- issue, while the images bake. Nodes reach the registry through a
+	// guestfwd, over HTTPS with the test's CA.
+	nodeReg := []string{"--node-registry-url", api.guestURL, "--node-registry-ca", api.ca}
 	nodesDir := filepath.Join(out, "nodes")
 	if err := os.MkdirAll(nodesDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -69,56 +67,80 @@ func TestVMCluster(t *testing.T) {
 	issue := func(args ...string) string {
 		return cli(t, append(append(append([]string{"issue", "--jms-fqdn", clusterFQDN}, args...), reg...), nodeReg...)...)
 	}
-	issue("--role", "jms", "--secret-file", secret, "--out", filepath.Join(nodesDir, "jms.yaml"))
+	secret := filepath.Join(out, "jvb.secret")
+	issue("--role", "jms", "--generate-secret", secret, "--out", filepath.Join(nodesDir, "jms.yaml"))
 	issued := issuedNodes(t, issue("--role", "jvb", "--secret-file", secret, "--count", "2", "--out-dir", nodesDir, "--json"))
 	if len(issued) != 2 || issued[0] == issued[1] {
 		t.Fatalf("assertion: issue --count 2 gave nicknames %v, want two distinct ones", issued)
 	}
+	issue("--role", "jvb", "--secret-file", secret, "--group", "e2e-asg", "--max-size", "2", "--out", filepath.Join(nodesDir, "group.yaml"))
 	// The registry notices a bridge issued with another secret than its JMS's.
-	if _, stderr, code := cliCode(t, append(append([]string{"issue", "--jms-fqdn", clusterFQDN, "--role", "jvb", "--secret-file", wrong,
+	wrong := filepath.Join(out, "wrong.secret")
+	if _, stderr, code := cliCode(t, append(append([]string{"issue", "--jms-fqdn", clusterFQDN, "--role", "jvb", "--generate-secret", wrong,
 		"--out", filepath.Join(out, "refused.yaml")}, reg...), nodeReg...)...); code == 0 {
 		t.Error("assertion: issue with a secret other than the JMS's was accepted without --new-secret")
 	} else {
 		progress(t, "issue with another secret refused as expected: %s", firstLineOf(stderr))
 	}
 	badNick := issuedNodes(t, issue("--role", "jvb", "--secret-file", wrong, "--new-secret", "--out", filepath.Join(nodesDir, "bad.yaml"), "--json"))[0]
-	// One user-data for an autoscaling group: each bridge claims its nickname at boot.
-	issue("--role", "jvb", "--secret-file", secret, "--group", "e2e-asg", "--out", filepath.Join(nodesDir, "group.yaml"))
-	progress(t, "issued: jms, bridges %v, wrong-secret bridge %s, group e2e-asg", issued, badNick)
+	progress(t, "issued: jms, bridges %v, wrong-secret bridge %s, group e2e-asg (max 2)", issued, badNick)
+
+	jvbImage, jmsImage := awaitBake(t, bakes["jvb"]), awaitBake(t, bakes["jms"])
+	progress(t, "bake: both images after %s", time.Since(start).Round(time.Second))
 
 	// --- boot
 	jmsXMPP, err := vm.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot := func(name, image, userData string, mem int, fwd []vm.GuestForward, hosts string, hfwd []vm.HostForward) *vm.VM {
+	guestJMS := network.IP(100)
+	hosts := guestJMS + " " + clusterFQDN
+	publicIPs := map[string]string{}
+	var n byte
+	boot := func(name, image, userData string, mem int, bridge bool, hfwd []vm.HostForward) *vm.VM {
 		ud, err := os.ReadFile(userData)
 		if err != nil {
 			t.Fatal(err)
 		}
+		fwd := []vm.GuestForward{{GuestIP: network.IP(102), GuestPort: 443, HostPort: api.port}}
+		var smbios []string
+		hostsLine := ""
+		if bridge {
+			// Each bridge is an EC2 instance with a metadata service of its
+			// own, and a public address the test knows.
+			n++
+			public := fmt.Sprintf("203.0.113.%d", 10+n)
+			publicIPs[name] = public
+			md, err := fakecloud.ServeMetadata(&fakecloud.FakeMetadata{Cloud: nat.EC2, PrivateIP: network.DHCPStart, PublicIP: public}, "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { md.Close() })
+			fwd = append(fwd,
+				vm.GuestForward{GuestIP: guestJMS, GuestPort: 5222, HostPort: jmsXMPP},
+				vm.GuestForward{GuestIP: vm.MetadataIP, GuestPort: 80, HostPort: portOf(t, md.URL)})
+			smbios = vm.EC2SMBIOS(fmt.Sprintf("%012d", n))
+			hostsLine = hosts
+		}
 		return bootVM(t, vm.Config{
-			Name: name, Image: image, Dir: filepath.Join(out, "vm-"+name), MemoryMB: mem,
-			UserData: ud, VendorData: vendorData(key.Public, hosts), InstanceID: "e2e-" + name, Hostname: name,
-			SSHKey: key, SSHUser: "root", HostForwards: hfwd,
-			GuestForwards: append([]vm.GuestForward{repo.GuestForward(), {GuestIP: guestRegistryIP, GuestPort: 80, HostPort: api.port}}, fwd...),
-			Relay:         relay,
+			Name: name, Image: image, Dir: filepath.Join(out, "vm-"+name), MemoryMB: mem, Network: network, SMBIOS: smbios,
+			UserData: ud, VendorData: vendorData(key.Public, hostsLine), InstanceID: "i-e2e-" + name, Hostname: name,
+			SSHKey: key, SSHUser: "root", HostForwards: hfwd, GuestForwards: fwd, Relay: relay,
 		})
 	}
-	toJMS := []vm.GuestForward{{GuestIP: guestJMSIP, GuestPort: 5222, HostPort: jmsXMPP}}
-	hosts := guestJMSIP + " " + clusterFQDN
 	bootStart := time.Now()
-	jms := boot("jms", jmsImage, filepath.Join(nodesDir, "jms.yaml"), 1024, nil, "", []vm.HostForward{{Host: jmsXMPP, Guest: 5222}})
+	jms := boot("jms", jmsImage, filepath.Join(nodesDir, "jms.yaml"), 1024, false, []vm.HostForward{{Host: jmsXMPP, Guest: 5222}})
 	bridges := map[string]*vm.VM{}
-	for _, n := range issued {
-		bridges[n] = boot(n, jvbImage, filepath.Join(nodesDir, n+".yaml"), 512, toJMS, hosts, nil)
+	for _, nick := range issued {
+		bridges[nick] = boot(nick, jvbImage, filepath.Join(nodesDir, nick+".yaml"), 512, true, nil)
 	}
-	bad := boot(badNick, jvbImage, filepath.Join(nodesDir, "bad.yaml"), 512, toJMS, hosts, nil)
+	bad := boot(badNick, jvbImage, filepath.Join(nodesDir, "bad.yaml"), 512, true, nil)
 	group := []*vm.VM{
-		boot("asg-1", jvbImage, filepath.Join(nodesDir, "group.yaml"), 512, toJMS, hosts, nil),
-		boot("asg-2", jvbImage, filepath.Join(nodesDir, "group.yaml"), 512, toJMS, hosts, nil),
+		boot("asg-1", jvbImage, filepath.Join(nodesDir, "group.yaml"), 512, true, nil),
+		boot("asg-2", jvbImage, filepath.Join(nodesDir, "group.yaml"), 512, true, nil),
 	}
 
-	// The wrong-secret bridge's first boot may end in error: that is its point.
+	// The wrong-secret bridge's first boot ends in error: that is its point.
 	badBooted := make(chan error, 1)
 	go func() { badBooted <- booted(bad, 15*time.Minute, "done", "error") }()
 	bootAll(t, 15*time.Minute, jms, bridges[issued[0]], bridges[issued[1]], group[0], group[1])
@@ -126,7 +148,7 @@ func TestVMCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// --- assertions
+	// --- the cluster formed
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	secretValue := strings.TrimSpace(readFile(t, secret))
@@ -139,17 +161,21 @@ func TestVMCluster(t *testing.T) {
 	if err := check.Join(ctx, brewery, "e2e-checker", nil); err != nil {
 		t.Fatal(err)
 	}
-	// The group's bridges claimed their nicknames at boot: the registry says which.
-	var groupNicks []string
-	for n, st := range nodeStates(t, cli(t, append([]string{"nodes", "--shard", clusterFQDN, "--json"}, reg...)...)) {
-		if n != node.JMSNickname && n != badNick && !slices.Contains(issued, n) && st != "retired" {
-			groupNicks = append(groupNicks, n)
+	groupNicks := map[string]string{} // vm name → claimed nickname
+	for _, g := range group {
+		groupNicks[g.Name()] = strings.TrimSpace(run(t, g, time.Minute, "hostname"))
+	}
+	claimed := slices.Sorted(func(yield func(string) bool) {
+		for _, v := range groupNicks {
+			if !yield(v) {
+				return
+			}
 		}
+	})
+	if len(claimed) != 2 || claimed[0] == claimed[1] || slices.Contains(issued, claimed[0]) || slices.Contains(issued, claimed[1]) {
+		t.Errorf("assertion: the group's two bridges claimed %v, want two nicknames of their own", claimed)
 	}
-	if len(groupNicks) != 2 {
-		t.Errorf("assertion: the group's two bridges claimed %v, want two nicknames", groupNicks)
-	}
-	want := append(append([]string{"e2e-checker"}, issued...), groupNicks...)
+	want := append(append([]string{"e2e-checker"}, issued...), claimed...)
 	sort.Strings(want)
 	occ := waitOccupantsFor(t, check, brewery, 3*time.Minute, "exactly the issued and claimed bridges "+strings.Join(want, ","), func(o map[string]xmppc.Occupant) bool {
 		got := nicks(o)
@@ -158,14 +184,13 @@ func TestVMCluster(t *testing.T) {
 	})
 	progress(t, "assertion ok: brewery %s holds %v, %s after the boots began", brewery, nicks(occ), time.Since(bootStart).Round(time.Second))
 
-	// First boot reports to the registry: active (the JMS too, under the
-	// name it was recorded with), or failed for the wrong secret.
+	// First boot reports to the registry: active (the JMS too), or failed
+	// for the wrong secret.
 	wantStates := map[string]string{badNick: "failed", node.JMSNickname: "active"}
-	for _, n := range append(append([]string(nil), issued...), groupNicks...) {
-		wantStates[n] = "active"
+	for _, nick := range append(append([]string(nil), issued...), claimed...) {
+		wantStates[nick] = "active"
 	}
 	waitStates(t, reg, wantStates)
-
 	failed := run(t, bad, 3*time.Minute, `for i in $(seq 90); do systemctl is-failed -q jitsi-videobridge2 && break; sleep 2; done
 systemctl is-failed jitsi-videobridge2 || true`)
 	if !strings.HasPrefix(failed, "failed") || !strings.Contains(bad.SerialLog(), "SASL not-authorized") {
@@ -175,14 +200,16 @@ systemctl is-failed jitsi-videobridge2 || true`)
 		t.Errorf("assertion: the wrong-secret bridge %s is in the brewery", badNick)
 	}
 
-	// Scale-in: the node drains itself (jitsi-node-apply --drain, as an
-	// autoscaling lifecycle hook would run it): it leaves the brewery and
-	// reports itself retired.
-	gone := issued[0]
-	run(t, bridges[gone], 3*time.Minute, "jitsi-node-apply --drain")
-	waitOccupantsFor(t, check, brewery, time.Minute, gone+" to leave", func(o map[string]xmppc.Occupant) bool { _, in := o[gone]; return !in })
-	states := waitStates(t, reg, map[string]string{gone: "retired", issued[1]: "active"})
-	progress(t, "registry: %v; whole run %s", states, time.Since(start).Round(time.Second))
+	// --- what the agent did on each bridge
+	for _, v := range append([]*vm.VM{bridges[issued[0]], bridges[issued[1]]}, group...) {
+		checkMapping(t, v, network.DHCPStart, publicIPs[v.Name()])
+	}
+	reportApplyTimes(t, append([]*vm.VM{bridges[issued[0]], bridges[issued[1]]}, group...)...)
+	checkCredentialsScoped(t, api, bridges[issued[1]], group[0], nodesDir)
+	checkPackageScriptUndone(t, bridges[issued[1]], issued[1], check, brewery)
+	checkDrainWaitsForConference(t, reg, bridges[issued[0]], issued[0], check, brewery)
+	waitStates(t, reg, map[string]string{issued[0]: "retired", issued[1]: "active"})
+	progress(t, "whole run %s", time.Since(start).Round(time.Second))
 }
 
 func waitOccupantsFor(t *testing.T, c *xmppc.Client, room string, limit time.Duration, what string, cond func(map[string]xmppc.Occupant) bool) map[string]xmppc.Occupant {
@@ -194,6 +221,20 @@ func waitOccupantsFor(t *testing.T, c *xmppc.Client, room string, limit time.Dur
 		t.Fatalf("assertion brewery %s: %s: %v; occupants: %v", room, what, err, nicks(occ))
 	}
 	return occ
+}
+
+// reportApplyTimes prints the agent's own timing of each bridge's first
+// boot: apply excluding the bridge's start (target ≤ 2 s), and the start.
+func reportApplyTimes(t *testing.T, vms ...*vm.VM) {
+	t.Helper()
+	re := regexp.MustCompile(`jitsi-node: applied in ([0-9.]+m?s)[^\n]*`)
+	for _, v := range vms {
+		if m := re.FindStringSubmatch(v.SerialLog()); m != nil {
+			progress(t, "agent: %s: %s", v.Name(), strings.TrimSpace(m[0]))
+		} else {
+			t.Errorf("assertion: %s's serial log has no \"jitsi-node: applied in\" line (%s)", v.Name(), v.Serial)
+		}
+	}
 }
 
 func readFile(t *testing.T, path string) string {
