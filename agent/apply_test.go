@@ -46,8 +46,8 @@ func TestApplyBridge(t *testing.T) {
 			t.Errorf("%s differs from the role model", u.Path)
 		}
 	}
-	for _, cmd := range []string{"systemctl daemon-reload", "systemctl enable jitsi-videobridge2.service",
-		"systemctl restart jitsi-videobridge2.service", "systemctl enable --now " + jitsi.DrainUnit} {
+	for _, cmd := range []string{"systemctl daemon-reload", "systemctl enable --no-reload jitsi-videobridge2.service",
+		"systemctl restart jitsi-videobridge2.service", "systemctl enable --no-reload --now " + jitsi.DrainUnit} {
 		if !n.run.has(cmd) {
 			t.Errorf("did not run %q: %v", cmd, n.run.ran())
 		}
@@ -62,6 +62,31 @@ func TestApplyBridge(t *testing.T) {
 		t.Errorf("applied state: %s", n.read(jitsi.AppliedState))
 	}
 	n.assertNoSecrets(shardSecret, issuedCredential)
+}
+
+// TestFirstBootOfABakedImageReloadsNothing: on an image `jitsi-node bake`
+// prepared (the agent's units and the bridge's drop-in in place), first
+// boot changes no unit file, so systemd reloads nothing (seconds on a small
+// machine) and units are enabled without a reload.
+func TestFirstBootOfABakedImageReloadsNothing(t *testing.T) {
+	n := newNode(t, nat.EC2)
+	n.write(jitsi.JVBConfigDir+"/jvb.conf", "videobridge {\n}\n", 0o640)
+	if err := n.agent().Bake(context.Background()); err != nil {
+		t.Fatalf("bake: %v\n%s", err, n.log)
+	}
+	n.run.reset()
+	n.configure(n.withRegistry(bridgeSpec()))
+	if err := n.apply(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, n.log)
+	}
+	for _, c := range n.run.ran() {
+		if strings.Contains(c, "daemon-reload") || strings.HasPrefix(c, "systemctl enable") && !strings.Contains(c, "--no-reload") {
+			t.Errorf("first boot of a baked image ran %q: %v", c, n.run.ran())
+		}
+	}
+	if !n.run.has("systemctl restart jitsi-videobridge2.service") {
+		t.Errorf("the bridge was not started: %v", n.run.ran())
+	}
 }
 
 // TestApplyIsIdempotent: a second run writes nothing and restarts nothing.

@@ -52,6 +52,12 @@ func (a *Agent) Bake(ctx context.Context) error {
 	if _, err := a.installUnits(ctx, false); err != nil {
 		return fmt.Errorf("bake: %w", err)
 	}
+	if a.fs.Exists(jitsi.JVBConfigDir) {
+		// A videobridge image: its drop-in is the same on every node.
+		if _, err := a.writeFiles([]jitsi.File{jitsi.JVBDropInFile()}); err != nil {
+			return fmt.Errorf("bake: %w", err)
+		}
+	}
 	if a.sd.Running() {
 		if err := a.sd.DaemonReload(ctx); err != nil {
 			return fmt.Errorf("bake: %w", err)

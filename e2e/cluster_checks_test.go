@@ -203,3 +203,21 @@ func portOf(t *testing.T, raw string) int {
 	}
 	return p
 }
+
+// measureApply times the agent's whole bridge apply on a guest that is not
+// booting any more (first boot shares two host cores with five other TCG
+// guests): with the bridge's files and the last apply's record removed,
+// `jitsi-node apply` does what first boot does — NAT discovery from the
+// metadata service, files from the role model, restart, health, report —
+// and prints its own timing, excluding the bridge's start.
+func measureApply(t *testing.T, v *vm.VM) {
+	t.Helper()
+	out := run(t, v, 5*time.Minute, "rm -f "+jitsi.AppliedState+" "+jitsi.JVBConf+" && "+jitsi.AgentBinary+" apply 2>&1")
+	re := regexp.MustCompile(`jitsi-node: applied in [^\n]*`)
+	line := re.FindString(out)
+	if line == "" {
+		t.Errorf("assertion %s: apply printed no timing:\n%s", v.Name(), out)
+		return
+	}
+	progress(t, "agent: %s, apply on a settled guest: %s", v.Name(), line)
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/vm"
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
 // issuedNodes reads `issue --json` output: the nicknames, in order.
@@ -212,4 +213,14 @@ func waitStates(t *testing.T, reg []string, want map[string]string) map[string]s
 		}
 		time.Sleep(3 * time.Second)
 	}
+}
+
+// registryNodes lists the cluster's nodes as `nodes --json` prints them.
+func registryNodes(t *testing.T, reg []string) []regapi.Node {
+	t.Helper()
+	var nodes []regapi.Node
+	if err := json.Unmarshal([]byte(cli(t, append([]string{"nodes", "--shard", clusterFQDN, "--json"}, reg...)...)), &nodes); err != nil {
+		t.Fatalf("nodes --json: %v", err)
+	}
+	return nodes
 }

@@ -161,17 +161,14 @@ func TestVMCluster(t *testing.T) {
 	if err := check.Join(ctx, brewery, "e2e-checker", nil); err != nil {
 		t.Fatal(err)
 	}
-	groupNicks := map[string]string{} // vm name → claimed nickname
-	for _, g := range group {
-		groupNicks[g.Name()] = strings.TrimSpace(run(t, g, time.Minute, "hostname"))
-	}
-	claimed := slices.Sorted(func(yield func(string) bool) {
-		for _, v := range groupNicks {
-			if !yield(v) {
-				return
-			}
+	// The group's bridges claimed their nicknames at boot: the registry says which.
+	var claimed []string
+	for _, nd := range registryNodes(t, reg) {
+		if nd.Group == "e2e-asg" && nd.State != "retired" {
+			claimed = append(claimed, nd.Nickname)
 		}
-	})
+	}
+	sort.Strings(claimed)
 	if len(claimed) != 2 || claimed[0] == claimed[1] || slices.Contains(issued, claimed[0]) || slices.Contains(issued, claimed[1]) {
 		t.Errorf("assertion: the group's two bridges claimed %v, want two nicknames of their own", claimed)
 	}
@@ -207,6 +204,7 @@ systemctl is-failed jitsi-videobridge2 || true`)
 	reportApplyTimes(t, append([]*vm.VM{bridges[issued[0]], bridges[issued[1]]}, group...)...)
 	checkCredentialsScoped(t, api, bridges[issued[1]], group[0], nodesDir)
 	checkPackageScriptUndone(t, bridges[issued[1]], issued[1], check, brewery)
+	measureApply(t, bridges[issued[1]])
 	checkDrainWaitsForConference(t, reg, bridges[issued[0]], issued[0], check, brewery)
 	waitStates(t, reg, map[string]string{issued[0]: "retired", issued[1]: "active"})
 	progress(t, "whole run %s", time.Since(start).Round(time.Second))

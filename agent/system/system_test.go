@@ -89,3 +89,37 @@ func TestExecRunnerStdinAndErrors(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestSetHostnameKeepsHostsResolvable: the new name gets the 127.0.1.1 line
+// of /etc/hosts (replacing the old one, keeping every other line), as
+// cloud-init's manage_etc_hosts would, so that sudo and friends resolve it.
+func TestSetHostnameKeepsHostsResolvable(t *testing.T) {
+	f := testFS(t)
+	os.WriteFile(f.Path("/etc/hosts"), []byte("127.0.0.1 localhost\n127.0.1.1 asg-1.example asg-1\n::1 localhost ip6-localhost\n169.254.169.100 meet.e2e.test\n"), 0o644)
+	var ran []string
+	s := Systemd{FS: f, Run: runnerFunc(func(_ context.Context, c Cmd) ([]byte, error) {
+		ran = append(ran, c.Name+" "+strings.Join(c.Args, " "))
+		return nil, nil
+	})}
+	if err := s.SetHostname(context.Background(), "jvb-004"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(f.Path("/etc/hosts"))
+	want := "127.0.0.1 localhost\n127.0.1.1 jvb-004\n::1 localhost ip6-localhost\n169.254.169.100 meet.e2e.test\n"
+	if string(got) != want || len(ran) != 1 || ran[0] != "hostnamectl set-hostname jvb-004" {
+		t.Errorf("hosts:\n%s\nran %v", got, ran)
+	}
+	os.WriteFile(f.Path("/etc/hosts"), []byte("127.0.0.1 localhost\n"), 0o644)
+	if err := s.SetHostname(context.Background(), "jvb-005"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(f.Path("/etc/hosts")); string(got) != "127.0.0.1 localhost\n127.0.1.1 jvb-005\n" {
+		t.Errorf("hosts without a 127.0.1.1 line became:\n%s", got)
+	}
+}
+
+// runnerFunc is a Runner from a function.
+type runnerFunc func(context.Context, Cmd) ([]byte, error)
+
+func (r runnerFunc) Run(ctx context.Context, c Cmd) ([]byte, error) { return r(ctx, c) }
+func (r runnerFunc) LookPath(n string) (string, error)              { return n, nil }

@@ -1,6 +1,10 @@
 package system
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+
 	"bytes"
 	"context"
 	"strings"
@@ -25,12 +29,16 @@ func (s Systemd) ctl(ctx context.Context, args ...string) error {
 // DaemonReload makes systemd read changed unit files.
 func (s Systemd) DaemonReload(ctx context.Context) error { return s.ctl(ctx, "daemon-reload") }
 
-// Enable enables unit (and starts it with now).
+// Enable enables unit (and starts it with now). It does not make systemd
+// reload every unit file, which costs seconds on a small machine: the
+// units it enables are loaded already (the package's, or the agent's from
+// the bake, or reloaded by the caller after writing them), and enabling only
+// makes the links that later boots follow.
 func (s Systemd) Enable(ctx context.Context, unit string, now bool) error {
 	if now {
-		return s.ctl(ctx, "enable", "--now", unit)
+		return s.ctl(ctx, "enable", "--no-reload", "--now", unit)
 	}
-	return s.ctl(ctx, "enable", unit)
+	return s.ctl(ctx, "enable", "--no-reload", unit)
 }
 
 // Disable disables unit (and stops it with now).
@@ -97,8 +105,41 @@ func (s Systemd) ShuttingDownFor(ctx context.Context) string {
 	return down
 }
 
-// SetHostname sets the machine's hostname.
+// SetHostname sets the machine's hostname, and the 127.0.1.1 line of
+// /etc/hosts as Debian's installer and cloud-init's manage_etc_hosts keep
+// it, so that the name resolves (sudo complains otherwise).
 func (s Systemd) SetHostname(ctx context.Context, name string) error {
-	_, err := s.Run.Run(ctx, Cmd{Name: "hostnamectl", Args: []string{"set-hostname", name}})
+	if _, err := s.Run.Run(ctx, Cmd{Name: "hostnamectl", Args: []string{"set-hostname", name}}); err != nil {
+		return err
+	}
+	return s.hostsLine(name)
+}
+
+// hostsLine makes /etc/hosts map 127.0.1.1 to name, keeping every other line.
+func (s Systemd) hostsLine(name string) error {
+	const hosts = "/etc/hosts"
+	old, err := s.FS.ReadFile(hosts)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", hosts, err)
+	}
+	want := "127.0.1.1 " + name
+	var lines []string
+	replaced := false
+	for _, line := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "127.0.1.1" {
+			if !replaced {
+				lines = append(lines, want)
+				replaced = true
+			}
+			continue
+		}
+		if line != "" || len(lines) > 0 {
+			lines = append(lines, line)
+		}
+	}
+	if !replaced {
+		lines = append(lines, want)
+	}
+	_, err = s.FS.Write(File{Path: hosts, Owner: "root:root", Mode: 0o644, Content: []byte(strings.Join(lines, "\n") + "\n")})
 	return err
 }

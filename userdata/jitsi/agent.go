@@ -122,10 +122,13 @@ WantedBy=multi-user.target
 	}
 }
 
-// jvbDropIn runs `apply --check` before every start of the bridge. "+"
-// runs it as root (the unit's User= is jvb): it reads the root-only secrets.
-func jvbDropIn() []byte {
-	return []byte(unitHeader + "[Service]\nExecStartPre=+" + AgentBinary + " apply --check\n")
+// JVBDropInFile runs `apply --check` before every start of the bridge. "+"
+// runs it as root (the unit's User= is jvb): it reads the root-only
+// secrets. It is the same on every node, so the bake installs it already:
+// a first boot then changes no unit file and needs no daemon-reload.
+func JVBDropInFile() File {
+	return File{Path: JVBDropIn, Owner: RootOwner, Mode: modePublic,
+		Content: []byte(unitHeader + "[Service]\nExecStartPre=+" + AgentBinary + " apply --check\n")}
 }
 
 // systemdDuration writes d in minutes, as systemd reads it ("65min").

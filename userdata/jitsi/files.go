@@ -84,6 +84,6 @@ func BridgeFiles(s node.Spec, b Boot) ([]File, error) {
 		f(JVBConf, bridgeHOCON(s, b)),
 		f(JVBProperties, bridgeProperties(s, b)),
 		f(JVBShellConfig, bridgeShellConfig(s)),
-		{Path: JVBDropIn, Owner: RootOwner, Mode: modePublic, Content: jvbDropIn()},
+		JVBDropInFile(),
 	}, nil
 }
