@@ -48,7 +48,9 @@ agent: ## build the node agent for every image architecture (static, no cgo); th
 		gzip -9nc dist/$(AGENT)_linux_$$arch > internal/agentbin/bin/$(AGENT)_linux_$$arch.gz; \
 	done
 
-release: agent ## VERSION=x.y.z: release/ with the zips and SHA256SUMS Packer installs (linux amd64 + arm64)
+release: ## VERSION=x.y.z: release/ with the zips and SHA256SUMS Packer installs (linux amd64 + arm64)
+	$(GO) run ./internal/release/mkrelease -preflight -version '$(VERSION)' -out '$(RELEASE_DIR)' $(RELEASE_PLATFORMS)
+	$(MAKE) --no-print-directory agent VERSION='$(VERSION)'
 	$(GO) run ./internal/release/mkrelease -version '$(VERSION)' -out '$(RELEASE_DIR)' $(RELEASE_PLATFORMS)
 
 generate: ## regenerate HCL2 specs and the docs from the Config field comments (must leave no diff)

@@ -52,16 +52,8 @@ type Result struct {
 // Make builds, checks and lays out a release in o.Out; it writes nothing
 // there unless every platform succeeded.
 func Make(ctx context.Context, o Options) ([]Result, error) {
-	if len(o.Platforms) == 0 {
-		o.Platforms = Platforms
-	}
-	if o.Mtime.IsZero() {
-		o.Mtime = Epoch
-	}
-	if o.Log == nil {
-		o.Log = io.Discard
-	}
-	if err := preflight(o); err != nil {
+	o = o.withDefaults()
+	if err := Preflight(o); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
@@ -114,9 +106,25 @@ func Make(ctx context.Context, o Options) ([]Result, error) {
 	return results, nil
 }
 
-// preflight checks everything Make needs before it builds anything, and
-// reports every problem at once.
-func preflight(o Options) error {
+func (o Options) withDefaults() Options {
+	if len(o.Platforms) == 0 {
+		o.Platforms = Platforms
+	}
+	if o.Mtime.IsZero() {
+		o.Mtime = Epoch
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+// Preflight checks everything Make needs before it builds anything (the
+// version, the output directory, CGO_LDFLAGS, and per platform the C
+// compiler, libdqlite.a and a way to run the binary), and reports every
+// problem at once.
+func Preflight(o Options) error {
+	o = o.withDefaults()
 	var errs []error
 	if err := CheckVersion(o.Version); err != nil {
 		errs = append(errs, err)

@@ -19,7 +19,9 @@
 //	go run ./internal/release/mkrelease -version 0.2.0 -out /tmp/rel linux/amd64
 //
 // SOURCE_DATE_EPOCH, when set, is the zip entries' time (default
-// 1980-01-01). Exit codes: 0 done, 1 failure, 2 bad arguments.
+// 1980-01-01). -preflight only checks that the release can be made
+// (`make release` runs it before building the agents). Exit codes: 0 done,
+// 1 failure, 2 bad arguments.
 package main
 
 import (
@@ -47,8 +49,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	version := fs.String("version", "", "release version, MAJOR.MINOR.PATCH (required)")
 	out := fs.String("out", "release", "release directory (replaced as a whole)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	check := fs.Bool("preflight", false, "only check that the release can be made (arguments, tools, libraries); build nothing")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mkrelease -version X.Y.Z [-out DIR] [-json] [linux/amd64] [linux/arm64]")
+		fmt.Fprintln(stderr, "usage: mkrelease -version X.Y.Z [-out DIR] [-json] [-preflight] [linux/amd64] [linux/arm64]")
 		fmt.Fprintln(stderr, "example: go run ./internal/release/mkrelease -version 0.2.0 linux/amd64")
 		fs.PrintDefaults()
 	}
@@ -85,13 +88,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	opts := release.Options{
+		Root: root, Version: *version, Platforms: platforms, Out: *out,
+		Env: os.Environ(), Mtime: mtime, Log: stderr, CheckAgentVersion: true,
+	}
+	if *check {
+		if err := release.Preflight(opts); err != nil {
+			fmt.Fprintln(stderr, "mkrelease:", err)
+			return 1
+		}
+		return 0
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	results, err := release.Make(ctx, release.Options{
-		Root: root, Version: *version, Platforms: platforms, Out: *out,
-		Env: os.Environ(), Mtime: mtime, Log: stderr, CheckAgentVersion: true,
-	})
+	results, err := release.Make(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "mkrelease:", err)
 		return 1
