@@ -16,14 +16,25 @@ AGENT_ARCHS := amd64 arm64
 AGENT_BINS  := $(foreach a,$(AGENT_ARCHS),dist/$(AGENT)_linux_$(a))
 # VERSION=x.y.z stamps a release into both binaries (default: version/version.go's).
 VERSION_LDFLAGS := $(if $(VERSION),-X github.com/jitsi-packer/packer-plugin-jitsi/version.Version=$(VERSION) -X github.com/jitsi-packer/packer-plugin-jitsi/version.VersionPrerelease=)
+# make release: where, and for which platforms (internal/release/mkrelease).
+RELEASE_DIR       ?= release
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+ifneq ($(filter release,$(MAKECMDGOALS)),)
+ifeq ($(VERSION),)
+$(error make release needs VERSION=x.y.z, e.g. `make release VERSION=0.2.0`)
+endif
+endif
 
-.PHONY: help deps build agent test generate demo e2e clean
+.PHONY: help deps deps-release build agent release test generate demo e2e clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 deps: ## install what build and tests need (idempotent; Debian/Ubuntu, as root)
 	scripts/deps.sh
+
+deps-release: ## also what `make release` needs for arm64: multiarch cross compiler, arm64 libs and libdqlite, qemu-user-static
+	scripts/deps.sh release
 
 build: agent ## build ./packer-plugin-jitsi and the node agent (dist/jitsi-node_linux_{amd64,arm64})
 	$(GO) build -tags $(GOTAGS) -ldflags '$(VERSION_LDFLAGS)' -o $(BINARY) .
@@ -36,6 +47,11 @@ agent: ## build the node agent for every image architecture (static, no cgo); th
 			-o dist/$(AGENT)_linux_$$arch ./cmd/$(AGENT); \
 		gzip -9nc dist/$(AGENT)_linux_$$arch > internal/agentbin/bin/$(AGENT)_linux_$$arch.gz; \
 	done
+
+release: ## VERSION=x.y.z: release/ with the zips and SHA256SUMS Packer installs (linux amd64 + arm64)
+	$(GO) run ./internal/release/mkrelease -preflight -version '$(VERSION)' -out '$(RELEASE_DIR)' $(RELEASE_PLATFORMS)
+	$(MAKE) --no-print-directory agent VERSION='$(VERSION)'
+	$(GO) run ./internal/release/mkrelease -version '$(VERSION)' -out '$(RELEASE_DIR)' $(RELEASE_PLATFORMS)
 
 generate: ## regenerate HCL2 specs and the docs from the Config field comments (must leave no diff)
 	$(GO) generate ./...
@@ -56,5 +72,5 @@ e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under q
 
 clean:
 	rm -f $(BINARY)
-	rm -rf dist internal/agentbin/bin/*.gz
+	rm -rf dist internal/agentbin/bin/*.gz release
 	rm -rf $(DEMO_DIR)

@@ -3,25 +3,54 @@
 # Idempotent: packages already present are skipped, nothing is rebuilt needlessly.
 #   deps.sh        build + `make test` (prosody for the e2e host tier)
 #   deps.sh e2e    also the VM tier of `make e2e` (qemu, debootstrap, …)
+#   deps.sh release  also what `make release` needs for arm64: Debian
+#                  multiarch (dpkg --add-architecture arm64), the cross
+#                  compiler, the arm64 libraries the plugin links, libdqlite
+#                  cross-built for arm64, and qemu-user-static to run the
+#                  arm64 binaries' checks
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+foreign=()
 
 # Debian packages: cloud-init (schema checks of generated user-data), shellcheck,
 # Java + Typesafe Config (round-trips through Jitsi's own parsers), Maven (the
 # e2e JVM tier builds its fixture on Jitsi's libraries from Maven Central), the C
 # toolchain and libdqlite's build/link dependencies, openssh-server (the private
-# sshd of Packer acceptance tests).
+# sshd of Packer acceptance tests), iproute2 (loopback up in the network
+# namespace of offline Packer runs).
 packages=(
 	build-essential pkg-config git ca-certificates
 	cloud-init shellcheck
 	default-jdk-headless libtypesafe-config-java maven
 	libsqlite3-dev libuv1-dev liblz4-dev
-	openssh-server prosody
+	openssh-server prosody iproute2
 )
-if [ "${1:-}" = e2e ]; then
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+case "${1:-}" in
+e2e)
 	packages+=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client fdisk e2fsprogs)
-fi
+	;;
+release)
+	# The release platform that is not this machine's (internal/release
+	# lists them: linux/amd64 and linux/arm64).
+	for arch in amd64 arm64; do
+		[ "$arch" != "$(dpkg --print-architecture)" ] || continue
+		if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+			echo "deps: adding architecture $arch (Debian multiarch)"
+			"${sudo_cmd[@]}" dpkg --add-architecture "$arch"
+		fi
+		case $arch in
+		amd64) cross_gcc=gcc-x86-64-linux-gnu ;;
+		arm64) cross_gcc=gcc-aarch64-linux-gnu ;;
+		esac
+		packages+=("$cross_gcc" "libc6-dev:$arch" "libuv1-dev:$arch" "liblz4-dev:$arch" "libsqlite3-dev:$arch")
+		foreign+=("$arch")
+	done
+	packages+=(qemu-user-static dpkg-dev fakeroot)
+	;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -31,8 +60,6 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
 	echo "deps: installing ${missing[*]}"
-	sudo_cmd=()
-	[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 	"${sudo_cmd[@]}" apt-get update -qq
 	# A policy-rc.d that says "no" keeps package postinsts from starting
 	# daemons (sshd, prosody): tests start and stop their own, by PID.
@@ -46,6 +73,9 @@ fi
 
 if [ -x "$here/install-dqlite.sh" ]; then
 	"$here/install-dqlite.sh"
+	for arch in "${foreign[@]}"; do
+		"$here/install-dqlite.sh" "$arch"
+	done
 fi
 if [ -x "$here/get-packer.sh" ]; then
 	"$here/get-packer.sh"

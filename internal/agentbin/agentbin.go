@@ -57,6 +57,23 @@ func For(arch string) ([]byte, error) {
 	return data, nil
 }
 
+// Gzipped returns the embedded file of arch as it is stored (gzipped): the
+// bytes a plugin binary built from this tree carries, which the release
+// check looks for in it.
+func Gzipped(arch string) ([]byte, error) {
+	if !supported(arch) {
+		return nil, fmt.Errorf("jitsi-node agent: no build for architecture %q: images must be %s", arch, strings.Join(Archs, " or "))
+	}
+	gz, err := bin.ReadFile(name(arch))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w for linux/%s: build it with `make agent`", ErrMissing, arch)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jitsi-node agent for %s: %w", arch, err)
+	}
+	return gz, nil
+}
+
 // Embedded lists the architectures this plugin carries an agent for.
 func Embedded() []string {
 	var out []string

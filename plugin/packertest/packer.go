@@ -158,7 +158,7 @@ func PluginBinary(t testing.TB) string {
 		pluginPath = filepath.Join(pluginDir, "packer-plugin-jitsi")
 		cmd := exec.Command("go", "build", "-tags", "libsqlite3", "-o", pluginPath, ".")
 		cmd.Dir = root
-		cmd.Env = buildEnv()
+		cmd.Env = BuildEnv()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			pluginErr = fmt.Errorf("build packer-plugin-jitsi: %v\n%s", err, out)
 		}
@@ -178,7 +178,10 @@ type Env struct {
 	// Offline runs packer in a new network namespace (unshare --net) with
 	// no interface up: plugins cannot reach any network, loopback included.
 	Offline bool
-	vars    []string
+	// Loopback, with Offline, brings the namespace's own loopback up and
+	// nothing else: for an embedded registry, which listens on 127.0.0.1.
+	Loopback bool
+	vars     []string
 }
 
 // NewEnv makes a private environment; the plugin binary is copied into its
@@ -234,7 +237,11 @@ func (e *Env) Run(t testing.TB, packer string, timeout time.Duration, args ...st
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, packer, args...)
-	if e.Offline {
+	switch {
+	case e.Offline && e.Loopback:
+		script := `PATH="$PATH:/usr/sbin:/sbin" ip link set lo up && exec "$@"`
+		cmd = exec.CommandContext(ctx, "unshare", append([]string{"--net", "--", "sh", "-c", script, "sh", packer}, args...)...)
+	case e.Offline:
 		cmd = exec.CommandContext(ctx, "unshare", append([]string{"--net", "--", packer}, args...)...)
 	}
 	cmd.Dir = e.Dir

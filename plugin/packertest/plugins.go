@@ -35,7 +35,7 @@ func PluginRelease(t testing.TB) (path, version string) {
 			"-ldflags", "-X github.com/jitsi-packer/packer-plugin-jitsi/version.VersionPrerelease=",
 			"-o", releasePath, ".")
 		cmd.Dir = root
-		cmd.Env = buildEnv()
+		cmd.Env = BuildEnv()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			releaseErr = fmt.Errorf("build release packer-plugin-jitsi: %v\n%s", err, out)
 		}
@@ -52,9 +52,9 @@ func PluginRelease(t testing.TB) (path, version string) {
 	return releasePath, v
 }
 
-// buildEnv is the environment of go build: the Makefile's link flags
+// BuildEnv is the environment of go build: the Makefile's link flags
 // (libdqlite static) when the caller has none.
-func buildEnv() []string {
+func BuildEnv() []string {
 	env := os.Environ()
 	if os.Getenv("CGO_LDFLAGS") == "" {
 		env = append(env, "CGO_LDFLAGS=-Wl,-Bstatic -ldqlite -Wl,-Bdynamic -luv -llz4 -lsqlite3")
