@@ -277,4 +277,3 @@ type unitError struct{ err error }
 
 func (e unitError) Error() string { return e.err.Error() }
 func (e unitError) Unwrap() error { return e.err }
-
