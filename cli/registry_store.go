@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
@@ -94,4 +95,17 @@ func registryError(err error) error {
 		}
 	}
 	return err
+}
+
+// splitList flattens repeated, comma-separated flag values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

@@ -147,7 +147,7 @@ func (c *testCluster) restartAll() {
 func peerCert(t testing.TB) *PeerTLS {
 	t.Helper()
 	certFile, keyFile := testutil.SelfSignedCert(t, "registry-test-cluster")
-	p, err := LoadPeerTLS(certFile, keyFile)
+	p, err := LoadPeerTLS("", certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}

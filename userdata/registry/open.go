@@ -26,14 +26,17 @@ import (
 // embedded single-node registry of the CLI, or a member of a Raft cluster
 // (`registry serve`). It implements Store.
 type Registry struct {
-	opts   options
-	dir    string
-	lock   *dirLock
-	app    *app.App
-	db     *sql.DB
-	batch  *batcher
-	ctx    context.Context // ends when the registry closes
-	cancel context.CancelFunc
+	opts options
+	dir  string
+	lock *dirLock
+	app  *app.App
+	// private is the embedded node's only door (private.go); nil for a
+	// cluster member, which listens on its Raft address.
+	private *privateSocket
+	db      *sql.DB
+	batch   *batcher
+	ctx     context.Context // ends when the registry closes
+	cancel  context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -113,11 +116,18 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 	if o.peerTLS != nil {
 		appOpts = append(appOpts, app.WithTLS(o.peerTLS.Listen, o.peerTLS.Dial))
 	}
+	var private *privateSocket
+	if o.address == "" && len(o.join) == 0 {
+		if private, err = newPrivateSocket(dir); err != nil {
+			return nil, fmt.Errorf("open registry: %w", err)
+		}
+		appOpts = append(appOpts, private.appOptions()...)
+	}
 	node, err := app.New(filepath.Join(dir, "dqlite"), appOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: start dqlite node at %s: %w", addr, err)
 	}
-	cleanups = append(cleanups, func() { _ = node.Close() })
+	cleanups = append(cleanups, func() { _ = node.Close(); private.close() })
 
 	if err := node.Ready(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: wait for node %s to join its cluster: %w", addr, err)
@@ -131,7 +141,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 
 	rctx, cancel := context.WithCancel(context.Background())
 	cleanups = append(cleanups, cancel)
-	r := &Registry{opts: o, dir: dir, lock: lock, app: node, db: db, ctx: rctx, cancel: cancel, hints: map[seriesKey]int64{}}
+	r := &Registry{opts: o, dir: dir, lock: lock, app: node, private: private, db: db, ctx: rctx, cancel: cancel, hints: map[seriesKey]int64{}}
 	if err := r.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
@@ -217,7 +227,9 @@ func execAll(ctx context.Context, c *tx, stmts []string, what string) error {
 	return nil
 }
 
-// Address is the node's Raft address.
+// Address is the node's Raft address. An embedded node does not listen on
+// it (private.go): it is the node's identity, kept so that `registry serve`
+// can serve the same data directory later.
 func (r *Registry) Address() string { return r.app.Address() }
 
 // Member is one node of the registry's Raft cluster.
@@ -270,25 +282,11 @@ func (r *Registry) Close() error {
 		if err := r.app.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop dqlite node: %w", err))
 		}
+		r.private.close()
 		if err := r.lock.unlock(); err != nil {
 			errs = append(errs, fmt.Errorf("unlock data directory: %w", err))
 		}
 		r.closeErr = errors.Join(errs...)
 	})
 	return r.closeErr
-}
-
-// IsLeader reports whether this node is the cluster's Raft leader (the API's
-// /v1/leader check). Without a reachable leader it returns ErrUnavailable.
-func (r *Registry) IsLeader(ctx context.Context) (bool, error) {
-	cli, err := r.app.FindLeader(ctx)
-	if err != nil {
-		return false, fmt.Errorf("find leader: %w: %w", regapi.ErrUnavailable, err)
-	}
-	defer cli.Close()
-	leader, err := cli.Leader(ctx)
-	if err != nil {
-		return false, fmt.Errorf("find leader: %w", err)
-	}
-	return leader != nil && leader.ID == r.app.ID(), nil
 }

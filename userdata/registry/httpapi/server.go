@@ -12,9 +12,19 @@
 //	GET  /v1/nodes    operator          ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
 //	POST /v1/images   operator          an image → the image
 //	GET  /v1/images   operator          → {"images": […]}
-//	GET  /v1/leader   anyone            200 on the Raft leader, 503 elsewhere: a load balancer health check,
-//	                                    so that all claims enter through one node and share its group commit
-//	GET  /v1/health   anyone            200 while the server runs
+//	GET  /v1/health   anyone            200 {"status": "ready", "leader": …} when the node can serve; 503 with
+//	                                    "starting", "no_quorum" (no leader known) or "stopping" otherwise
+//	GET  /v1/leader   anyone            200 on the Raft leader only, 503 elsewhere (and at once without a leader):
+//	                                    the load balancer's check, so that all claims enter through one node
+//	                                    and share its group commit
+//
+// Health checks answer within HealthTimeout (1.5 s), from the node's own
+// Raft state: a node that knows no leader says so at once instead of
+// hanging. Every other request is bounded by Config.RequestTimeout: a claim
+// the cluster cannot commit in time (no quorum) is answered 503
+// "unavailable", and may be retried with the same claim id, here or on
+// another node. While a node starts or stops, Gate answers everything with
+// 503 (code "starting").
 //
 // Authentication: "Authorization: Bearer TOKEN". The node token may only
 // claim (one identity per request, no secret change) and report states; the
@@ -31,6 +41,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
@@ -43,14 +54,24 @@ type Config struct {
 	NodeToken string
 	// MaxBodyBytes bounds request bodies; default 1 MiB (a 1000-claim batch fits).
 	MaxBodyBytes int64
-	// IsLeader answers GET /v1/leader; nil disables the endpoint.
-	IsLeader func(ctx context.Context) (bool, error)
+	// Health reports the node's readiness for /v1/health and /v1/leader;
+	// it must answer within its context's deadline. Default: always ready
+	// and leader (a registry of one node).
+	Health func(ctx context.Context) regapi.Health
+	// RequestTimeout bounds every other request; past it the request is
+	// answered 503 "unavailable". Default DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Logf receives internal errors, whose text is not sent to clients. Default: discarded.
 	Logf func(format string, a ...any)
 }
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes' default.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultRequestTimeout is Config.RequestTimeout's default: a leader
+// election takes about a second; a cluster without quorum gets no better by
+// waiting longer, and clients with other nodes to try move on.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Server is the API as an http.Handler.
 type Server struct {
@@ -75,6 +96,9 @@ func New(store regapi.Store, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
@@ -84,17 +108,14 @@ func New(store regapi.Store, cfg Config) (*Server, error) {
 		"/v1/state":  {{http.MethodPost, scopeNode, s.setState}},
 		"/v1/nodes":  {{http.MethodGet, scopeOperator, s.nodes}},
 		"/v1/images": {{http.MethodPost, scopeOperator, s.recordImage}, {http.MethodGet, scopeOperator, s.images}},
-		"/v1/health": {{http.MethodGet, scopeNone, func(http.ResponseWriter, *http.Request, scope) (any, error) {
-			return map[string]bool{"ok": true}, nil
-		}}},
-	}
-	if cfg.IsLeader != nil {
-		s.routes["/v1/leader"] = []route{{http.MethodGet, scopeNone, s.leader}}
 	}
 	return s, nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveHealth(w, r) {
+		return
+	}
 	routes, ok := s.routes[r.URL.Path]
 	if !ok {
 		writeError(w, regapi.Errorf(http.StatusNotFound, regapi.CodeNoRoute, "no endpoint %s (see the package documentation of userdata/registry/httpapi)", r.URL.Path))
@@ -123,8 +144,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden, "the node token may only claim identities and report states: %s %s needs the operator token", r.Method, r.URL.Path))
 		return
 	}
-	out, err := rt.handle(w, r, sc)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	out, err := rt.handle(w, r.WithContext(ctx), sc)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, regapi.ErrUnavailable) {
+			err = fmt.Errorf("%w: the registry did not answer within %s (is a majority of its nodes up and reachable?): %w",
+				regapi.ErrUnavailable, s.cfg.RequestTimeout, err)
+		}
 		e := regapi.ErrorOf(err)
 		if e.Code == regapi.CodeInternal {
 			s.cfg.Logf("registry API: %s %s: %v", r.Method, r.URL.Path, err)
@@ -132,11 +159,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	status := http.StatusOK
-	if l, ok := out.(leaderStatus); ok && !l.Leader {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, error) {
@@ -229,18 +252,6 @@ func (s *Server) images(_ http.ResponseWriter, r *http.Request, _ scope) (any, e
 		imgs = []regapi.Image{}
 	}
 	return regapi.ImagesBody{Images: imgs}, err
-}
-
-type leaderStatus struct {
-	Leader bool `json:"leader"`
-}
-
-func (s *Server) leader(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
-	ok, err := s.cfg.IsLeader(r.Context())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", regapi.ErrUnavailable, err)
-	}
-	return leaderStatus{Leader: ok}, nil
 }
 
 // decode reads one JSON value from a bounded body, refusing unknown fields
