@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -76,4 +77,36 @@ func ExecutableForAnyone(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// AbstractSocketsOf lists the abstract Unix sockets (as "@NAME") process
+// pid has open: the names any local user can read in /proc/net/unix. Tests
+// aim the outsider at their own processes' sockets only.
+func AbstractSocketsOf(pid int) ([]string, error) {
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		// Num RefCount Protocol Flags Type St Inode Path
+		f := strings.Fields(line)
+		if len(f) == 8 && inodes[f[6]] && strings.HasPrefix(f[7], "@") && !seen[f[7]] {
+			seen[f[7]] = true
+			out = append(out, f[7])
+		}
+	}
+	return out, nil
 }

@@ -23,6 +23,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/canonical/go-dqlite/v3/app"
@@ -114,11 +115,12 @@ func Run(p Plan) Report {
 		{"clear", client.DefaultDialFunc},
 		{"tls with its own certificate", client.DialFuncWithTLS(client.DefaultDialFunc, own.dial)},
 	}
-	for _, addr := range p.Addrs {
-		for _, d := range dials {
+	for _, d := range dials {
+		for _, addr := range p.Addrs {
 			rep.Attempts = append(rep.Attempts, ask(p.Timeout, addr, d.how, d.dial))
-			rep.Attempts = append(rep.Attempts, query(p.Timeout, p.Addrs, addr, d.how, d.dial))
 		}
+		// The driver tries every address itself, looking for the leader.
+		rep.Attempts = append(rep.Attempts, query(p.Timeout, p.Addrs, d.how, d.dial))
 	}
 	for i, addr := range p.JoinAddrs {
 		if i > 1 {
@@ -160,15 +162,13 @@ func ask(timeout time.Duration, addr, how string, dial client.DialFunc) Attempt 
 }
 
 // query reads every shard's nicknames and rewrites a row through a raw
-// driver, which finds the leader among addrs by itself.
-func query(timeout time.Duration, addrs []string, addr, how string, dial client.DialFunc) Attempt {
-	a := Attempt{How: "raw driver SELECT + UPDATE, " + how, Addr: addr}
+// driver, which looks for the leader among addrs by itself.
+func query(timeout time.Duration, addrs []string, how string, dial client.DialFunc) Attempt {
+	a := Attempt{How: "raw driver SELECT + UPDATE, " + how, Addr: strings.Join(addrs, ",")}
 	store := client.NewInmemNodeStore()
-	infos := []client.NodeInfo{{Address: addr}}
-	for _, o := range addrs {
-		if o != addr {
-			infos = append(infos, client.NodeInfo{Address: o})
-		}
+	var infos []client.NodeInfo
+	for _, addr := range addrs {
+		infos = append(infos, client.NodeInfo{Address: addr})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,7 +36,11 @@ func TestEmbeddedRegistryIsClosedToOtherUsers(t *testing.T) {
 		t.Errorf("the embedded registry listens on TCP %v: another local user can connect", l)
 	}
 	addrs := []string{r.private.name, r.Address()}
-	for _, a := range abstractSocketsNamed(t, "packer-plugin-jitsi") {
+	socks, err := outsider.AbstractSocketsOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range socks {
 		if !slices.Contains(addrs, a) {
 			addrs = append(addrs, a)
 		}
@@ -88,26 +91,6 @@ func freeAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return a
-}
-
-// abstractSocketsNamed lists the abstract Unix sockets (as "@NAME") whose
-// name contains part, as any user can read them in /proc/net/unix.
-func abstractSocketsNamed(t *testing.T, part string) []string {
-	t.Helper()
-	f, err := os.Open("/proc/net/unix")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if n := len(fields); n >= 8 && strings.HasPrefix(fields[n-1], "@") && strings.Contains(fields[n-1], part) {
-			out = append(out, fields[n-1])
-		}
-	}
-	return out
 }
 
 // tcpListenersOfThisProcess lists the TCP sockets this process listens on
