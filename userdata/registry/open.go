@@ -100,21 +100,24 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 	if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
+	logf := func(l client.LogLevel, format string, a ...any) {
+		if l >= client.LogWarn {
+			o.logf("dqlite: "+format, a...)
+		}
+	}
 	appOpts := []app.Option{
 		app.WithAddress(addr),
 		app.WithNetworkLatency(o.networkLatency),
 		app.WithBusyTimeout(o.busyTimeout),
-		app.WithLogFunc(func(l client.LogLevel, format string, a ...any) {
-			if l >= client.LogWarn {
-				o.logf("dqlite: "+format, a...)
-			}
-		}),
+		app.WithLogFunc(logf),
 	}
 	if len(o.join) > 0 {
 		appOpts = append(appOpts, app.WithCluster(o.join))
 	}
+	dial := client.DefaultDialFunc // how the database handle reaches the nodes
 	if o.peerTLS != nil {
 		appOpts = append(appOpts, app.WithTLS(o.peerTLS.Listen, o.peerTLS.Dial))
+		dial = client.DialFuncWithTLS(client.DefaultDialFunc, o.peerTLS.Dial)
 	}
 	var private *privateSocket
 	if o.address == "" && len(o.join) == 0 {
@@ -122,6 +125,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 			return nil, fmt.Errorf("open registry: %w", err)
 		}
 		appOpts = append(appOpts, private.appOptions()...)
+		dial = private.dial
 	}
 	node, err := app.New(filepath.Join(dir, "dqlite"), appOpts...)
 	if err != nil {
@@ -132,7 +136,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 	if err := node.Ready(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: wait for node %s to join its cluster: %w", addr, err)
 	}
-	db, err := node.Open(ctx, dbName)
+	db, err := openDB(ctx, filepath.Join(dir, "dqlite"), dial, logf)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: open database: %w", err)
 	}
