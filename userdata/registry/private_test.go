@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,4 +122,19 @@ func tcpListenersOfThisProcess(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// TestEmbeddedOpenRefusesAClusterMembersDirectory: a cluster member's data
+// directory opened without --address would be a node its peers cannot
+// reach; it is refused, naming what to do instead.
+func TestEmbeddedOpenRefusesAClusterMembersDirectory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	c := startCluster(t, 3)
+	c.stopAll()
+	_, err := Open(testCtx(t, 10*time.Second), c.dirs[1])
+	if !errors.Is(err, regapi.ErrInvalid) || !strings.Contains(err.Error(), "registry serve") {
+		t.Errorf("embedded Open of a member's directory: err = %v", err)
+	}
 }
