@@ -75,7 +75,7 @@ func (c *cluster) start(i int) error {
 		args = append(args, "--join", c.nodes[0].addr)
 	}
 	if nd.log == nil {
-		f, err := os.Create(filepath.Join(c.root, fmt.Sprintf("node%d.log", i)))
+		f, err := os.OpenFile(filepath.Join(c.root, fmt.Sprintf("node%d.log", i)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return err
 		}

@@ -76,7 +76,7 @@ func main() {
 	flag.IntVar(&cfg.claimers, "claimers", 16, "concurrent claimers")
 	flag.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "claiming before the first kill")
 	flag.DurationVar(&cfg.afterKill, "after-kill", 4*time.Second, "claiming after a kill before the killed node is restarted (the pause is measured in this window)")
-	flag.DurationVar(&cfg.settle, "settle", 2*time.Second, "claiming after the restarted node is ready, before the next kill")
+	flag.DurationVar(&cfg.settle, "settle", 5*time.Second, "claiming after the restarted node is ready, before the next kill (a rejoined node needs a few seconds to catch up on the log it missed; -settle 1s measures a kill during its catch-up)")
 	flag.IntVar(&cfg.cliRuns, "cli-runs", 8, "issue runs in the CLI phase (the leader is killed after half of them); 0 skips it")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (logs, data)")
 	flag.BoolVar(&cfg.asJSON, "json", false, "print the results as JSON")
