@@ -128,7 +128,7 @@ func runServe(ctx context.Context, env Env, args []string) (err error) {
 	// The API listens first (a taken port fails before the node starts)
 	// and answers 503 "starting" until the node has joined its cluster.
 	gate := httpapi.NewGate()
-	served := make(chan error, 1)
+	var apiDone chan struct{} // closed when the API server has stopped
 	stopAPI := func() error { return nil }
 	if f.apiAddress != "" {
 		ln, err := net.Listen("tcp", f.apiAddress)
@@ -136,8 +136,10 @@ func runServe(ctx context.Context, env Env, args []string) (err error) {
 			return fmt.Errorf("listen on --api-address: %w", err)
 		}
 		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		go func() { served <- httpapi.Serve(actx, ln, gate, f.cert, f.key) }()
-		stopAPI = func() error { cancel(); return <-served }
+		var serveErr error
+		apiDone = make(chan struct{})
+		go func() { serveErr = httpapi.Serve(actx, ln, gate, f.cert, f.key); close(apiDone) }()
+		stopAPI = func() error { cancel(); <-apiDone; return serveErr }
 		scheme := "http"
 		if f.cert != "" {
 			scheme = "https"
@@ -184,11 +186,9 @@ func runServe(ctx context.Context, env Env, args []string) (err error) {
 	}
 	select {
 	case <-ctx.Done():
-		return nil
-	case err := <-served:
-		served <- err // for stopAPI
-		return err
+	case <-apiDone: // the API server failed: its error comes from stopAPI
 	}
+	return nil
 }
 
 // isLoopbackAddr reports whether a HOST:PORT is on this machine only.

@@ -117,6 +117,7 @@ func (c *testCluster) crash(i int) {
 	r := c.nodes[i]
 	c.nodes[i] = nil
 	r.closeOnce.Do(func() {
+		r.socket.close()
 		_ = r.app.Close()
 		_ = r.db.Close()
 		r.cancel()

@@ -189,3 +189,15 @@ func TestClusterQuorumLossFailsClearlyInBoundedTime(t *testing.T) {
 	}
 	c.crash(survivor) // a graceful Close would spend its handover timeout looking for a leader
 }
+
+// TestTwoTLSClustersOnOneMachine: every cluster's first node has the same
+// dqlite id; two of them with cluster TLS run side by side (go-dqlite's
+// own TLS mode named their sockets after the id, and the second failed to
+// start).
+func TestTwoTLSClustersOnOneMachine(t *testing.T) {
+	ps := nodeCerts(t, 2)
+	for i := range 2 {
+		r := openAt(t, t.TempDir(), WithAddress(freeAddr(t)), WithPeerTLS(ps[i]))
+		claimOne(t, r, jvb(""))
+	}
+}

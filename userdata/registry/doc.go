@@ -54,10 +54,11 @@
 // (`registry serve`). WithPeerTLS authenticates and encrypts every link
 // between members with mutual TLS: a peer must present a certificate signed
 // by the cluster CA (InitClusterTLS makes the CA and one certificate per
-// node; LoadPeerTLS loads them). go-dqlite then binds the node itself to an
-// abstract socket (its own process only) behind a TLS proxy on the Raft
-// address, so neither a stranger on the network nor a local user can join,
-// read or write. `registry serve` refuses plain TCP off loopback.
+// node; LoadPeerTLS loads them). The node itself is then bound to a socket
+// of its own process only, and the Raft address is a TLS listener that
+// hands a connection over only after a completed mutual handshake
+// (private.go), so neither a stranger on the network nor a local user can
+// join, read or write. `registry serve` refuses plain TCP off loopback.
 //
 // Health reports, from the node's own Raft state and within its context,
 // whether the node knows a leader: the API's /v1/health and /v1/leader

@@ -30,13 +30,13 @@ type Registry struct {
 	dir  string
 	lock *dirLock
 	app  *app.App
-	// private is the embedded node's only door (private.go); nil for a
-	// cluster member, which listens on its Raft address.
-	private *privateSocket
-	db      *sql.DB
-	batch   *batcher
-	ctx     context.Context // ends when the registry closes
-	cancel  context.CancelFunc
+	// socket is the node's doors (private.go); nil for a plain TCP node
+	// (a cluster on loopback without TLS).
+	socket *nodeSocket
+	db     *sql.DB
+	batch  *batcher
+	ctx    context.Context // ends when the registry closes
+	cancel context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -115,23 +115,28 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 		appOpts = append(appOpts, app.WithCluster(o.join))
 	}
 	dial := client.DefaultDialFunc // how the database handle reaches the nodes
-	if o.peerTLS != nil {
-		appOpts = append(appOpts, app.WithTLS(o.peerTLS.Listen, o.peerTLS.Dial))
-		dial = client.DialFuncWithTLS(client.DefaultDialFunc, o.peerTLS.Dial)
+	var socket *nodeSocket
+	switch {
+	case o.address == "" && len(o.join) == 0:
+		socket, err = newEmbeddedSocket(dir)
+	case o.peerTLS != nil:
+		socket, err = newTLSSocket(addr, o.peerTLS)
 	}
-	var private *privateSocket
-	if o.address == "" && len(o.join) == 0 {
-		if private, err = newPrivateSocket(dir); err != nil {
-			return nil, fmt.Errorf("open registry: %w", err)
-		}
-		appOpts = append(appOpts, private.appOptions()...)
-		dial = private.dial
+	if err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	if socket != nil {
+		appOpts = append(appOpts, socket.appOptions()...)
+		dial = socket.dial
 	}
 	node, err := app.New(filepath.Join(dir, "dqlite"), appOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: start dqlite node at %s: %w", addr, err)
 	}
-	cleanups = append(cleanups, func() { _ = node.Close(); private.close() })
+	cleanups = append(cleanups, func() { socket.close(); _ = node.Close() })
+	if err := socket.listen(); err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
 
 	if err := node.Ready(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: wait for node %s to join its cluster: %w", addr, err)
@@ -145,7 +150,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 
 	rctx, cancel := context.WithCancel(context.Background())
 	cleanups = append(cleanups, cancel)
-	r := &Registry{opts: o, dir: dir, lock: lock, app: node, private: private, db: db, ctx: rctx, cancel: cancel, hints: map[seriesKey]int64{}}
+	r := &Registry{opts: o, dir: dir, lock: lock, app: node, socket: socket, db: db, ctx: rctx, cancel: cancel, hints: map[seriesKey]int64{}}
 	if err := r.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
@@ -283,10 +288,10 @@ func (r *Registry) Close() error {
 			r.opts.logf("registry: hand over leadership: %v", err)
 		}
 		cancel()
+		r.socket.close()
 		if err := r.app.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop dqlite node: %w", err))
 		}
-		r.private.close()
 		if err := r.lock.unlock(); err != nil {
 			errs = append(errs, fmt.Errorf("unlock data directory: %w", err))
 		}

@@ -36,7 +36,7 @@ func TestEmbeddedRegistryIsClosedToOtherUsers(t *testing.T) {
 	if l := tcpListenersOfThisProcess(t); len(l) > 0 {
 		t.Errorf("the embedded registry listens on TCP %v: another local user can connect", l)
 	}
-	addrs := []string{r.private.name, r.Address()}
+	addrs := []string{r.socket.name, r.Address()}
 	socks, err := outsider.AbstractSocketsOf(os.Getpid())
 	if err != nil {
 		t.Fatal(err)

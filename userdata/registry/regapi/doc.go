@@ -2,7 +2,9 @@
 // Image), the requests (ClaimRequest, NodeRef, Filter), the states and their
 // allowed changes, the errors callers tell apart with errors.Is, the checks
 // every request passes, the wire format of the HTTP API, and Client, which
-// speaks that API.
+// speaks that API — to one node, or to every node of a cluster, sending
+// requests to the leader and moving on to another node after a connection
+// error or a 503 (failover.go).
 //
 // It is free of cgo on purpose: the node agent (cmd/jitsi-node), a static
 // binary that runs on every target release, links it to claim its identity
