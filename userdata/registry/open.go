@@ -110,6 +110,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 		app.WithNetworkLatency(o.networkLatency),
 		app.WithBusyTimeout(o.busyTimeout),
 		app.WithLogFunc(logf),
+		app.WithSnapshotParams(snapshotParams),
 	}
 	if len(o.join) > 0 {
 		appOpts = append(appOpts, app.WithCluster(o.join))
@@ -128,15 +129,19 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 	if socket != nil {
 		appOpts = append(appOpts, socket.appOptions()...)
 		dial = socket.dial
+		// Peers (and the node itself: it probes every member, itself
+		// included, when it decides its role at start-up) must find the
+		// Raft address open as soon as the node runs.
+		if err := socket.listen(); err != nil {
+			return nil, fmt.Errorf("open registry: %w", err)
+		}
+		cleanups = append(cleanups, socket.close)
 	}
 	node, err := app.New(filepath.Join(dir, "dqlite"), appOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: start dqlite node at %s: %w", addr, err)
 	}
 	cleanups = append(cleanups, func() { socket.close(); _ = node.Close() })
-	if err := socket.listen(); err != nil {
-		return nil, fmt.Errorf("open registry: %w", err)
-	}
 
 	if err := node.Ready(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: wait for node %s to join its cluster: %w", addr, err)

@@ -115,8 +115,9 @@ func (s *nodeSocket) dial(ctx context.Context, addr string) (net.Conn, error) {
 	return conn, nil
 }
 
-// listen opens the Raft address to peers (cluster TLS only). Call it once
-// the node is bound, so that every accepted connection has a node to reach.
+// listen opens the Raft address to peers (cluster TLS only). Connections
+// accepted before the node runs wait, handshake done, until go-dqlite takes
+// them (app.New starts its forwarding goroutine once the node is bound).
 func (s *nodeSocket) listen() error {
 	if s == nil || s.peers == nil {
 		return nil

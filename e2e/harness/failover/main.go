@@ -262,10 +262,14 @@ func cliPhase(ctx context.Context, cfg config, c *cluster, root string) (pause, 
 		cmd := exec.CommandContext(ctx, c.bin, "issue", "--role", "jvb", "--jms-fqdn", "cli.example.org", "--secret-file", secret,
 			"--out-dir", filepath.Join(root, "cli-out"), "--registry", c.urls(), "--token-file", c.opToken,
 			"--registry-ca", filepath.Join(c.tlsDir, "ca.crt"))
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
 			return 0, 0, fmt.Errorf("issue run %d: %w: %s", i, err, out)
 		}
 		end := time.Now()
+		if cfg.verbose && !killedAt.IsZero() {
+			fmt.Fprintf(os.Stderr, "  CLI run %d: started %+.3f s after the kill, took %.3f s\n", i, start.Sub(killedAt).Seconds(), end.Sub(start).Seconds())
+		}
 		if killedAt.IsZero() {
 			before = append(before, end.Sub(start))
 			continue
