@@ -10,8 +10,14 @@ export CGO_LDFLAGS := -Wl,-Bstatic -ldqlite -Wl,-Bdynamic -luv -llz4 -lsqlite3
 export CGO_ENABLED := 1
 GO       ?= go
 DEMO_DIR ?= $(CURDIR)/demo-out
+# The node agent: static (no cgo), one binary per image architecture.
+AGENT       := jitsi-node
+AGENT_ARCHS := amd64 arm64
+AGENT_BINS  := $(foreach a,$(AGENT_ARCHS),dist/$(AGENT)_linux_$(a))
+# VERSION=x.y.z stamps a release into both binaries (default: version/version.go's).
+VERSION_LDFLAGS := $(if $(VERSION),-X github.com/jitsi-packer/packer-plugin-jitsi/version.Version=$(VERSION) -X github.com/jitsi-packer/packer-plugin-jitsi/version.VersionPrerelease=)
 
-.PHONY: help deps build test generate demo e2e clean
+.PHONY: help deps build agent test generate demo e2e clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -19,17 +25,27 @@ help: ## list targets
 deps: ## install what build and tests need (idempotent; Debian/Ubuntu, as root)
 	scripts/deps.sh
 
-build: ## build ./packer-plugin-jitsi
-	$(GO) build -tags $(GOTAGS) -o $(BINARY) .
+build: agent ## build ./packer-plugin-jitsi and the node agent (dist/jitsi-node_linux_{amd64,arm64})
+	$(GO) build -tags $(GOTAGS) -ldflags '$(VERSION_LDFLAGS)' -o $(BINARY) .
 
-generate: ## regenerate HCL2 specs (must leave no diff)
+agent: ## build the node agent for every image architecture (static, no cgo); the plugin embeds them
+	@mkdir -p dist
+	@for arch in $(AGENT_ARCHS); do \
+		echo "$(GO) build → dist/$(AGENT)_linux_$$arch"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(VERSION_LDFLAGS)' \
+			-o dist/$(AGENT)_linux_$$arch ./cmd/$(AGENT); \
+		gzip -9nc dist/$(AGENT)_linux_$$arch > internal/agentbin/bin/$(AGENT)_linux_$$arch.gz; \
+	done
+
+generate: ## regenerate HCL2 specs and the docs from the Config field comments (must leave no diff)
 	$(GO) generate ./...
+	$(GO) run ./internal/docsgen/gen
 
 test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 	$(GO) vet -tags $(GOTAGS) ./...
 	shellcheck -x scripts/*.sh scripts/node/* e2e/scripts/*.sh
 	shellcheck $(wildcard e2e/fixture/debian/*/DEBIAN/postinst e2e/fixture/debian/*/DEBIAN/prerm e2e/fixture/debian/*/DEBIAN/postrm)
-	$(GO) test -tags $(GOTAGS) -count=1 ./...
+	JITSI_JVM_TIER=1 JITSI_AGENT_EMBEDDED=1 $(GO) test -tags $(GOTAGS) -count=1 ./...
 
 demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
@@ -40,4 +56,5 @@ e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under q
 
 clean:
 	rm -f $(BINARY)
+	rm -rf dist internal/agentbin/bin/*.gz
 	rm -rf $(DEMO_DIR)

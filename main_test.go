@@ -13,6 +13,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 )
 
 // TestMain lets the test binary act as packer-plugin-jitsi itself, so the
@@ -71,8 +73,15 @@ func TestUserdataBridge(t *testing.T) {
 	if c.Hostname != "jvb-001" {
 		t.Errorf("hostname %q", c.Hostname)
 	}
-	if !strings.Contains(r.stdout, `password = "Cli$ecret \"x\" #1"`) {
-		t.Errorf("secret (trailing newline removed) not in jvb.conf:\n%s", r.stdout)
+	var secrets string
+	for _, f := range c.WriteFiles {
+		if f.Path == jitsi.NodeSecrets {
+			secrets = f.Content
+		}
+	}
+	sec, err := nodeconfig.ParseSecrets([]byte(secrets))
+	if err != nil || sec.ShardSecrets["shard"] != cliSecret {
+		t.Errorf("secret (trailing newline removed) not in secrets.yaml (%v):\n%s", err, r.stdout)
 	}
 	if strings.Contains(r.stderr, cliSecret) {
 		t.Error("secret on stderr")
@@ -123,6 +132,16 @@ func TestUserdataBadInput(t *testing.T) {
 }
 
 func TestUserdataUsageErrors(t *testing.T) {
+	r := run(t, "", "userdata", "--role", "jvb", "--jms-fqdn", "meet.example.org", "--secret-file", secretFile(t),
+		"--nickname", "jvb-001", "--node-registry-url", "https://registry.example.org")
+	if r.code != 2 || !strings.Contains(r.stderr, `use "packer-plugin-jitsi issue"`) {
+		t.Errorf("userdata with a registry: exit %d, stderr %q; want 2 and a pointer to issue", r.code, r.stderr)
+	}
+	r = run(t, "", "userdata", "--role", "jvb", "--jms-fqdn", "meet.example.org", "--secret-file", secretFile(t),
+		"--nickname", "jvb-001", "--nat", "none", "--public-ip", "203.0.113.1")
+	if r.code != 2 || !strings.Contains(r.stderr, "nat.mode: none writes no mapping") {
+		t.Errorf("--nat none with --public-ip: exit %d, stderr %q", r.code, r.stderr)
+	}
 	for name, args := range map[string][]string{
 		"no secret file":  {"userdata", "--role", "jms", "--jms-fqdn", "meet.example.org"},
 		"missing file":    {"userdata", "--role", "jms", "--jms-fqdn", "meet.example.org", "--secret-file", "/nonexistent/secret"},

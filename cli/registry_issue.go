@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/jitsi-packer/packer-plugin-jitsi/internal/atomicfile"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
@@ -22,31 +21,51 @@ var issueCommand = &command{
 }
 
 const issueHelp = `Usage: packer-plugin-jitsi issue --role jms|jvb --jms-fqdn FQDN --secret-file FILE [flags]
+       packer-plugin-jitsi issue --recover --out-dir DIR   (or --out FILE)
 
 Records new nodes in the registry and writes their cloud-init user-data. The
 registry gives each bridge a nickname that no live bridge of its JMS holds:
 "auto" (the default) takes the lowest free jvb-001, jvb-002, …; a retired
 bridge's name is free again. A JMS is recorded as "` + node.JMSNickname + `", one live per FQDN.
 
+All or none, even when killed: the nodes are recorded as pending, their
+user-data written to temporary files (mode 0600) and renamed into place, and
+only then are they confirmed (issued). A run that was interrupted is finished
+or undone by the next issue into the same directory (or by --recover); a
+pending node nobody confirms expires after 10 minutes and frees its name.
+
+The secret: --generate-secret FILE writes a new strong one (mode 0600) and
+uses it; --secret-file reads one. A secret weaker than about 96 bits is
+refused unless --allow-weak-secret: it is the bridges' XMPP password, the
+only thing between the internet and the JMS's XMPP server.
+
 Without --registry the registry is embedded in a per-user data directory:
 nothing to start, and parallel runs wait for each other. It stores no secret,
-only a 16-bit fingerprint that notices a node issued with another secret than
-its JMS's earlier nodes (use --new-secret after changing the secret on purpose).
-With --extra-shard, the nickname is reserved in the first JMS's shard only.
+only a keyed check of it (the key stays outside the database) that notices a
+node issued with another secret than its JMS's earlier nodes (use
+--new-secret after changing the secret on purpose). With --extra-shard, the
+nickname is reserved in the first JMS's shard only.
+
+With --node-registry-url, each node reports its state to the registry with a
+credential of its own (minted here, carried by its user-data; the registry
+keeps its hash): it may report its own state and nothing else. With --group,
+the user-data is shared by an autoscaling group: it carries a group token
+that may only claim identities in that group (its shard, role, at most
+--max-size live members, each instance once).
 
 Examples:
-  # the JMS, then three bridges into ./nodes
+  # a new secret, the JMS, then three bridges into ./nodes
   packer-plugin-jitsi issue --role jms --jms-fqdn meet.example.org \
-      --secret-file jvb.secret --out jms.yaml
+      --generate-secret jvb.secret --out jms.yaml
   packer-plugin-jitsi issue --role jvb --jms-fqdn meet.example.org \
       --secret-file jvb.secret --count 3 --out-dir nodes
 
-  # one user-data for an autoscaling group: each bridge claims its nickname
-  # from the registry API at first boot (and reports active or failed)
+  # one user-data for an autoscaling group of at most 50 bridges: each
+  # claims its nickname from the registry API at first boot
   packer-plugin-jitsi issue --role jvb --jms-fqdn meet.example.org \
-      --secret-file jvb.secret --group bridges-eu \
-      --node-registry-url https://registry.example.org:8443 \
-      --node-token-file node.token --out group.yaml
+      --secret-file jvb.secret --group bridges-eu --max-size 50 \
+      --node-registry-url https://registry.example.org:8443 --out group.yaml \
+      --registry https://registry.example.org:8443 --token-file operator.token
 
   # a bridge with a name of your own, on a registry cluster
   packer-plugin-jitsi issue --role jvb --jms-fqdn meet.example.org \
@@ -64,7 +83,12 @@ type issueFlags struct {
 	count     int
 	imageID   string
 	newSecret bool
+	maxSize   int
+	recover   bool
 	json      bool
+	// generateSecret is --generate-secret FILE: a new secret is made here
+	// and written there before anything is recorded.
+	generateSecret string
 }
 
 func runIssue(ctx context.Context, env Env, args []string) error {
@@ -77,16 +101,28 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	fs.IntVar(&f.count, "count", 1, "jvb: issue this many bridges at once, all or none (up to 1000)")
 	fs.StringVar(&f.imageID, "image-id", "", "the image the nodes boot from (the artifact id Packer recorded)")
 	fs.BoolVar(&f.newSecret, "new-secret", false, "the JMS's secret was changed on purpose: accept a secret other than the one its earlier nodes got")
+	fs.IntVar(&f.maxSize, "max-size", 0, fmt.Sprintf("with --group: at most this many live members (default %d for a new group; given again, it changes the group's)", regapi.DefaultGroupMaxSize))
+	fs.StringVar(&f.generateSecret, "generate-secret", "", "make a new strong secret, write it to FILE (mode 0600; an existing FILE is refused) and use it; instead of --secret-file")
+	fs.BoolVar(&f.recover, "recover", false, "only finish or undo an interrupted issue into --out-dir (or --out's directory), then exit")
 	fs.BoolVar(&f.json, "json", false, "print the issued nodes as JSON on stdout (with --out or --out-dir)")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
+	}
+	if f.recover {
+		return f.recoverOnly(ctx, env)
+	}
+	if f.generateSecret != "" {
+		if f.spec.secretFile != "" {
+			return usageErrorf("--generate-secret and --secret-file exclude each other: make a new secret, or use one")
+		}
+		f.spec.generated = node.NewSecret()
 	}
 	spec, err := f.spec.spec(env)
 	if err != nil {
 		return err
 	}
 	if spec.Group != "" {
-		return f.emitGroup(env, spec)
+		return f.emitGroup(ctx, env, spec)
 	}
 	auto := spec.Nickname == "" || spec.Nickname == regapi.AutoNickname
 	if auto {
@@ -95,20 +131,29 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	if err := f.check(spec, auto); err != nil {
 		return err
 	}
-	if err := spec.ValidatePending(); err != nil {
-		return &UsageError{Err: err}
-	}
-	// Render once with a stand-in nickname before recording anything, so
-	// that a spec the renderer refuses leaves no rows behind.
+	// Render once with a stand-in nickname and credential before recording
+	// anything, so that a spec the renderer refuses leaves no rows behind.
 	probe := spec
 	if probe.Role == node.RoleJVB && auto {
 		probe.Nickname = "jvb-001"
+	}
+	if probe.Registry != nil {
+		link := *probe.Registry
+		link.Credential, _ = regapi.NewCredential(regapi.CredentialNode)
+		probe.Registry = &link
+	}
+	if err := probe.Validate(); err != nil {
+		return &UsageError{Err: err}
 	}
 	if _, err := userdata.Render(probe); err != nil {
 		return fmt.Errorf("render user-data: %w", err)
 	}
 
-	if err := f.prepareOutput(); err != nil {
+	out, err := f.output()
+	if err != nil {
+		return err
+	}
+	if err := f.writeGeneratedSecret(env); err != nil {
 		return err
 	}
 	store, err := f.store.open(ctx, env)
@@ -116,7 +161,18 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	nodes, err := store.Claim(ctx, f.claims(spec, auto)...)
+	storeID, err := f.store.identity(env)
+	if err != nil {
+		return err
+	}
+	w, err := out.begin(ctx, env, store, storeID)
+	if err != nil {
+		return err
+	}
+	defer w.end()
+
+	reqs, creds := f.claims(spec, auto)
+	nodes, err := store.Claim(ctx, reqs...)
 	if err != nil {
 		if spec.Role == node.RoleJMS && errors.Is(err, regapi.ErrConflict) {
 			err = fmt.Errorf("%w: a JMS for %s is already issued; retire it first: packer-plugin-jitsi retire jms --jms-fqdn %s",
@@ -124,28 +180,45 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 		}
 		return registryError(err)
 	}
-	if err := f.emit(ctx, env, spec, nodes); err != nil {
-		// Nothing half-done: the claimed nodes go back.
-		for _, n := range nodes {
-			if _, rerr := store.SetState(ctx, regapi.NodeRef{ID: n.ID}, regapi.StateRetired, issueRolledBack); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("retire node %d (%s) after the failure: %w", n.ID, n.Nickname, rerr))
-			}
-		}
-		return err
+	datas, err := render(spec, nodes, creds)
+	var issued []regapi.Node
+	if err == nil {
+		issued, err = w.write(ctx, nodes, datas)
+	}
+	if err != nil {
+		return w.rollback(ctx, nodes, err)
+	}
+	nodes = issued
+	for _, n := range nodes {
+		fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: issued %s %s of %s (node %d) → %s\n", n.Role, n.Nickname, n.Shard, n.ID, out.dest(n))
+	}
+	if f.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(nodes)
 	}
 	return nil
 }
 
-// prepareOutput creates the directory the user-data goes to (--out-dir, or
-// --out's parent) before anything is recorded: a path that cannot be
-// written fails the run while there is nothing to roll back.
-func (f *issueFlags) prepareOutput() error {
-	switch {
-	case f.outDir != "":
-		return makeOutputDir("--out-dir", f.outDir)
-	case f.out != "" && f.out != "-":
-		return makeOutputDir("--out", filepath.Dir(f.out))
+// writeGeneratedSecret writes the secret --generate-secret made, once
+// everything else was checked and before anything is recorded. It never
+// replaces a file: that file may hold the secret running nodes use.
+func (f *issueFlags) writeGeneratedSecret(env Env) error {
+	if f.generateSecret == "" {
+		return nil
 	}
+	if err := makeOutputDir("--generate-secret", filepath.Dir(f.generateSecret)); err != nil {
+		return err
+	}
+	err := writeSynced(f.generateSecret, []byte(f.spec.generated+"\n"))
+	if errors.Is(err, os.ErrExist) {
+		return usageErrorf("--generate-secret %s: the file exists, and may hold the secret your nodes use: give it with --secret-file, or choose another path", f.generateSecret)
+	}
+	if err != nil {
+		return fmt.Errorf("--generate-secret: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: wrote a new secret (%d letters and digits, about %.0f bits) to %s (mode 0600); keep it: every node of this JMS needs it\n",
+		node.GeneratedSecretLen, node.SecretBits(f.spec.generated), f.generateSecret)
 	return nil
 }
 
@@ -172,15 +245,19 @@ func (f *issueFlags) check(spec node.Spec, auto bool) error {
 	if f.json && f.out == "" && f.outDir == "" {
 		errs = append(errs, errors.New("--json prints the nodes on stdout: write the user-data with --out or --out-dir"))
 	}
+	if f.maxSize != 0 {
+		errs = append(errs, errors.New("--max-size is a group's: give --group too"))
+	}
 	if len(errs) > 0 {
 		return &UsageError{Err: errors.Join(errs...)}
 	}
 	return nil
 }
 
-// claims are the registry requests for the validated spec. The secret
-// itself stays here: only its fingerprint goes to the registry.
-func (f *issueFlags) claims(spec node.Spec, auto bool) []regapi.ClaimRequest {
+// claims are the registry requests for the validated spec, and the node
+// credentials minted for them (one per claim, only with a registry link).
+// The secret itself stays here: only its check goes to the registry.
+func (f *issueFlags) claims(spec node.Spec, auto bool) ([]regapi.ClaimRequest, []string) {
 	nickname := spec.Nickname
 	switch {
 	case spec.Role == node.RoleJMS:
@@ -190,79 +267,41 @@ func (f *issueFlags) claims(spec node.Spec, auto bool) []regapi.ClaimRequest {
 	}
 	fp := regapi.Fingerprint(spec.JMSFQDN, spec.Secret)
 	reqs := make([]regapi.ClaimRequest, f.count)
+	var creds []string
 	for i := range reqs {
 		reqs[i] = regapi.ClaimRequest{Shard: spec.JMSFQDN, Role: string(spec.Role), Nickname: nickname,
-			ImageID: f.imageID, SecretFingerprint: fp, NewSecret: f.newSecret}
+			ImageID: f.imageID, SecretFingerprint: fp, NewSecret: f.newSecret, Pending: true}
+		if spec.Registry != nil {
+			cred, hash := regapi.NewCredential(regapi.CredentialNode)
+			reqs[i].CredentialHash = hash
+			creds = append(creds, cred)
+		}
 	}
-	return reqs
+	return reqs, creds
 }
 
-// emit renders every node's user-data, then writes them all; on failure it
-// removes what it wrote.
-func (f *issueFlags) emit(_ context.Context, env Env, spec node.Spec, nodes []regapi.Node) error {
+// render makes every node's user-data: the spec with the node's nickname
+// and, with a registry link, its own credential.
+func render(spec node.Spec, nodes []regapi.Node, creds []string) ([][]byte, error) {
 	datas := make([][]byte, len(nodes))
 	for i, n := range nodes {
 		s := spec
 		if s.Role == node.RoleJVB {
 			s.Nickname = n.Nickname
 		}
+		if s.Registry != nil {
+			link := *s.Registry
+			link.Credential = creds[i]
+			s.Registry = &link
+		}
 		if err := s.Validate(); err != nil {
-			return fmt.Errorf("node %s: %w", n.Nickname, err)
+			return nil, fmt.Errorf("node %s: %w", n.Nickname, err)
 		}
 		data, err := userdata.Render(s)
 		if err != nil {
-			return fmt.Errorf("render user-data of %s: %w", n.Nickname, err)
+			return nil, fmt.Errorf("render user-data of %s: %w", n.Nickname, err)
 		}
 		datas[i] = data
 	}
-	var written []string
-	fail := func(err error) error {
-		for _, p := range written {
-			_ = os.Remove(p)
-		}
-		return err
-	}
-	for i, n := range nodes {
-		dest := f.out
-		if f.outDir != "" {
-			dest = filepath.Join(f.outDir, n.Nickname+".yaml")
-			if err := atomicfile.Write(dest, datas[i], 0o600); err != nil {
-				return fail(err)
-			}
-			written = append(written, dest)
-		} else if err := writeOutput(env, dest, datas[i]); err != nil {
-			return fail(err)
-		}
-		if dest == "" || dest == "-" {
-			dest = "stdout"
-		}
-		fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: issued %s %s of %s (node %d) → %s\n", n.Role, n.Nickname, n.Shard, n.ID, dest)
-	}
-	if f.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(nodes)
-	}
-	return nil
-}
-
-// emitGroup writes the shared user-data of an autoscaling group. Nothing is
-// recorded now: each bridge records itself when it claims its nickname at boot.
-func (f *issueFlags) emitGroup(env Env, spec node.Spec) error {
-	if f.count != 1 || f.outDir != "" || f.json {
-		return usageErrorf("--group: one user-data serves the whole group; --count, --out-dir and --json do not apply")
-	}
-	if err := spec.Validate(); err != nil {
-		return &UsageError{Err: err}
-	}
-	data, err := userdata.Render(spec)
-	if err != nil {
-		return err
-	}
-	if err := writeOutput(env, f.out, data); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: user-data for group %s of %s: bridges claim their nicknames from %s at boot\n",
-		spec.Group, spec.JMSFQDN, spec.Registry.URL)
-	return nil
+	return datas, nil
 }

@@ -43,6 +43,12 @@ or "stopping" otherwise; GET /v1/leader answers 200 on the Raft leader only.
 Both answer within 1.5 s. Put the API behind a load balancer that checks
 /v1/leader: claims then share one group commit. Other commands reach the
 cluster with --registry https://HOST1:PORT,https://HOST2:PORT --token-file FILE.
+Booting nodes use the credentials issue mints for them (a group token per
+group, a credential per node); the registry keeps only their hashes.
+
+Every node needs the same key for the registry's secret checks: the first
+node makes DATA-DIR/secret-check.key; copy it (mode 0600) to each other
+node's data directory before it first starts, or give --secret-key-file.
 
 Examples:
   packer-plugin-jitsi registry tls init --dir tls --node 10.0.0.1 --node 10.0.0.2 --node 10.0.0.3
@@ -51,7 +57,7 @@ Examples:
       --address 10.0.0.1:9001 --api-address 10.0.0.1:8443 \
       --cluster-ca tls/ca.crt --cluster-cert tls/10.0.0.1.crt --cluster-key tls/10.0.0.1.key \
       --cert tls/10.0.0.1.crt --key tls/10.0.0.1.key \
-      --operator-token-file operator.token --node-token-file node.token
+      --operator-token-file operator.token
   # the second and third
   packer-plugin-jitsi registry serve --data-dir /var/lib/jitsi-registry \
       --address 10.0.0.2:9001 --join 10.0.0.1:9001 \
@@ -84,8 +90,9 @@ func runRegistry(ctx context.Context, env Env, args []string) error {
 
 type serveFlags struct {
 	dataDir, address, join, apiAddress            string
-	nodeTokenFile, operatorTokenFile              string
+	operatorTokenFile                             string
 	cert, key, clusterCA, clusterCert, clusterKey string
+	secretKeyFile                                 string
 	writeTimeout                                  time.Duration
 }
 
@@ -96,12 +103,12 @@ func serveFlagsFor(fs *flag.FlagSet) *serveFlags {
 	fs.StringVar(&f.join, "join", "", "join the cluster of these nodes (HOST:PORT,…), on first start only")
 	fs.StringVar(&f.apiAddress, "api-address", "", "serve the HTTP API on HOST:PORT (default: no API)")
 	fs.StringVar(&f.operatorTokenFile, "operator-token-file", "", "with --api-address: file holding the operator token (required, mode 0600)")
-	fs.StringVar(&f.nodeTokenFile, "node-token-file", "", "with --api-address: file holding the token booting nodes use (claim and report only, mode 0600)")
 	fs.StringVar(&f.cert, "cert", "", "with --api-address: PEM certificate of the API (HTTPS); plain HTTP only on loopback")
 	fs.StringVar(&f.key, "key", "", "the key of --cert (mode 0600)")
 	fs.StringVar(&f.clusterCA, "cluster-ca", "", "the cluster CA that signs every node's --cluster-cert (default: --cluster-cert itself, a self-signed pair shared by all nodes)")
 	fs.StringVar(&f.clusterCert, "cluster-cert", "", "this node's cluster certificate: mutual TLS between the nodes (required off loopback)")
 	fs.StringVar(&f.clusterKey, "cluster-key", "", "the key of --cluster-cert (mode 0600)")
+	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "key of the registry's secret checks, the same on every node (mode 0600; default DATA-DIR/secret-check.key, made by the first node: copy it to the others)")
 	fs.DurationVar(&f.writeTimeout, "write-timeout", 5*time.Second, "bound of one write, leader elections included; past it (no quorum) the API answers 503")
 	return f
 }
@@ -245,8 +252,8 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	}
 	var api httpapi.Config
 	if f.apiAddress == "" {
-		if f.operatorTokenFile != "" || f.nodeTokenFile != "" || f.cert != "" {
-			bad("--operator-token-file, --node-token-file and --cert are for the API: give --api-address too")
+		if f.operatorTokenFile != "" || f.cert != "" {
+			bad("--operator-token-file and --cert are for the API: give --api-address too")
 		}
 	} else {
 		host, _, err := net.SplitHostPort(f.apiAddress)
@@ -265,11 +272,6 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 		} else if api.OperatorToken, err = regapi.LoadToken(f.operatorTokenFile); err != nil {
 			bad("--operator-token-file: %v", err)
 		}
-		if f.nodeTokenFile != "" {
-			if api.NodeToken, err = regapi.LoadToken(f.nodeTokenFile); err != nil {
-				bad("--node-token-file: %v", err)
-			}
-		}
 	}
 	opts := []registry.Option{
 		registry.WithAddress(f.address),
@@ -280,6 +282,9 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	}
 	if len(join) > 0 {
 		opts = append(opts, registry.WithJoin(join...))
+	}
+	if f.secretKeyFile != "" {
+		opts = append(opts, registry.WithSecretKeyFile(f.secretKeyFile))
 	}
 	if f.clusterCert != "" && f.clusterKey != "" {
 		p, err := registry.LoadPeerTLS(f.clusterCA, f.clusterCert, f.clusterKey)

@@ -91,7 +91,7 @@ func (f *storeFlags) open(ctx context.Context, env Env) (regapi.Store, error) {
 // code 2, the user must change something) apart from failures (exit code 1).
 func registryError(err error) error {
 	for _, bad := range []error{regapi.ErrInvalid, regapi.ErrConflict, regapi.ErrSecretMismatch,
-		regapi.ErrTransition, regapi.ErrNotFound} {
+		regapi.ErrTransition, regapi.ErrNotFound, regapi.ErrGroupFull, regapi.ErrClaimKey} {
 		if errors.Is(err, bad) {
 			return &UsageError{Err: err}
 		}

@@ -19,7 +19,8 @@ key signed by it (DIR/HOST.crt, DIR/HOST.key). Keys are ECDSA P-256; every file
 is written with mode 0600. Each node certificate names the cluster
 ("jitsi-registry", which peers verify) and the node's HOST (a DNS name or an IP
 address, as the other nodes and the API's clients reach it), and is good for
-both ends of a TLS link, so it also serves as the node's API certificate.
+both ends of a TLS link, so it also serves as the node's API certificate
+(--api-name adds the names of a load balancer in front of the APIs).
 
 Run it again with new --node values to add nodes: the CA in DIR is reused;
 existing node files are never overwritten. Copy each node's files and ca.crt
@@ -50,11 +51,12 @@ func runRegistryTLS(_ context.Context, env Env, args []string) error {
 	}
 	fs := newFlagSet(env, "registry tls init", registryTLSHelp)
 	var req registry.ClusterTLSRequest
-	var nodes listFlag
+	var nodes, apiNames listFlag
 	var days int
 	var asJSON bool
 	fs.StringVar(&req.Dir, "dir", "", "directory for the CA and the node certificates (created 0700; required)")
 	fs.Var(&nodes, "node", "a node's host, DNS name or IP address (repeatable, or comma-separated; required)")
+	fs.Var(&apiNames, "api-name", "another name or address on every node certificate, e.g. the load balancer in front of the APIs (repeatable)")
 	fs.StringVar(&req.Name, "name", registry.DefaultClusterName, "the cluster's name, which every node certificate carries first and peers verify")
 	fs.IntVar(&days, "days", 3650, "validity of the CA and the certificates, in days")
 	fs.BoolVar(&asJSON, "json", false, "print the files made as JSON on stdout")
@@ -62,6 +64,7 @@ func runRegistryTLS(_ context.Context, env Env, args []string) error {
 		return err
 	}
 	req.Nodes = splitList(nodes)
+	req.APINames = splitList(apiNames)
 	if days < 1 {
 		return usageErrorf("--days %d: give a positive number of days", days)
 	}

@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,12 +26,13 @@ import (
 // process (this test binary acting as the CLI) with its API, started and
 // stopped by the test by PID — SIGKILL included.
 type serveCluster struct {
-	t       *testing.T
-	root    string
-	tlsDir  string // cluster TLS and the APIs' certificate; "" = none (loopback only)
-	opToken string // operator token file
-	extra   []string
-	nodes   []*serveNode
+	t         *testing.T
+	root      string
+	tlsDir    string // cluster TLS and the APIs' certificate; "" = none (loopback only)
+	opToken   string // operator token file
+	secretKey string // the cluster's secret-check key file
+	extra     []string
+	nodes     []*serveNode
 }
 
 type serveNode struct {
@@ -48,6 +51,13 @@ func newServeCluster(t *testing.T, n int, withTLS bool, extra ...string) *serveC
 	c := &serveCluster{t: t, root: t.TempDir(), extra: extra}
 	c.opToken = filepath.Join(c.root, "operator.token")
 	if err := os.WriteFile(c.opToken, []byte("operator-token-for-the-cluster-test-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Every node of a cluster shares the key of the secret checks.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	c.secretKey = filepath.Join(c.root, "secret-check.key")
+	if err := os.WriteFile(c.secretKey, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if withTLS {
@@ -89,7 +99,7 @@ func tail(s string, n int) string {
 func (c *serveCluster) args(i int, join string) []string {
 	nd := c.nodes[i]
 	a := []string{"registry", "serve", "--data-dir", nd.dir, "--address", nd.addr,
-		"--api-address", nd.api, "--operator-token-file", c.opToken}
+		"--api-address", nd.api, "--operator-token-file", c.opToken, "--secret-key-file", c.secretKey}
 	if c.tlsDir != "" {
 		crt, key := filepath.Join(c.tlsDir, "127.0.0.1.crt"), filepath.Join(c.tlsDir, "127.0.0.1.key")
 		a = append(a, "--cluster-ca", filepath.Join(c.tlsDir, "ca.crt"), "--cluster-cert", crt, "--cluster-key", key, "--cert", crt, "--key", key)

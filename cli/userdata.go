@@ -19,9 +19,11 @@ var userdataCommand = &command{
 
 const userdataHelp = `Usage: packer-plugin-jitsi userdata --role jms|jvb --jms-fqdn FQDN --secret-file FILE [flags]
 
-Prints the #cloud-config user-data that configures one node at first boot.
-It records nothing: use "issue" to have the registry pick unique nicknames.
-The secret is read from a file (- for stdin), never from the command line.
+Prints the #cloud-config user-data that configures one node at first boot:
+the node's config for the jitsi-node agent baked into the image, and the one
+command that runs it. It records nothing: use "issue" to have the registry
+pick unique nicknames and give nodes their registry credentials. The secret
+is read from a file (- for stdin), never from the command line.
 
 Examples:
   # a bridge for meet.example.org, modern jvb.conf
@@ -32,6 +34,10 @@ Examples:
   packer-plugin-jitsi userdata --role jvb --jms-fqdn meet.example.org \
       --secret-file jvb.secret --nickname jvb-002 --format legacy \
       --public-ip 203.0.113.7 --stun stun.example.org:3478 --out jvb-002.yaml
+
+  # a bridge on a private network only (no public address to find)
+  packer-plugin-jitsi userdata --role jvb --jms-fqdn meet.example.org \
+      --secret-file jvb.secret --nickname jvb-003 --nat none
 
   # the JMS, secret from stdin
   pass show jitsi/jvb | packer-plugin-jitsi userdata --role jms \
@@ -101,6 +107,9 @@ func runUserdata(_ context.Context, env Env, args []string) error {
 	spec, err := sf.spec(env)
 	if err != nil {
 		return err
+	}
+	if spec.Registry != nil || spec.Group != "" {
+		return usageErrorf("--node-registry-url and --group need the registry, which mints each node's credential: use \"packer-plugin-jitsi issue\" (userdata records nothing)")
 	}
 	if err := spec.Validate(); err != nil {
 		return &UsageError{Err: err}

@@ -61,18 +61,21 @@ func nodeStates(t *testing.T, out string) map[string]string {
 	return states
 }
 
-// guestRegistryIP is where guests see the registry API (a guestfwd to the
-// `registry serve` the test runs on 127.0.0.1).
+// guestRegistryIP is where guests see the registry API (a guestfwd from
+// its port 80 to the `registry serve` the test runs on 127.0.0.1).
 const guestRegistryIP = "10.0.2.102"
 
 // registryAPI is a `registry serve` run by the test.
 type registryAPI struct {
-	url, operatorToken, nodeToken string
-	port                          int
+	url, operatorToken string
+	ca                 string // the CA of the API's certificate (PEM file)
+	port               int
 }
 
 // startRegistry runs `packer-plugin-jitsi registry serve` on dataDir with its
-// API on 127.0.0.1 (plain HTTP: loopback only) and stops it by PID at the end.
+// API on 127.0.0.1 over HTTPS — nodes reach it off loopback, at
+// https://10.0.2.102:80, so its certificate (from `registry tls init`)
+// names both — and stops it by PID at the end.
 func startRegistry(t *testing.T, out, dataDir string) registryAPI {
 	t.Helper()
 	port, err := vm.FreePort()
@@ -91,16 +94,20 @@ func startRegistry(t *testing.T, out, dataDir string) registryAPI {
 		}
 		raftAddr = fmt.Sprintf("127.0.0.1:%d", p)
 	}
-	api := registryAPI{url: fmt.Sprintf("http://127.0.0.1:%d", port), port: port,
-		operatorToken: writeSecret(t, filepath.Join(out, "operator.token"), randomToken(t)),
-		nodeToken:     writeSecret(t, filepath.Join(out, "node.token"), randomToken(t))}
+	tlsDir := filepath.Join(out, "registry-tls")
+	if _, err := os.Stat(tlsDir); os.IsNotExist(err) {
+		cli(t, "registry", "tls", "init", "--dir", tlsDir, "--node", "127.0.0.1", "--api-name", guestRegistryIP)
+	}
+	api := registryAPI{url: fmt.Sprintf("https://127.0.0.1:%d", port), port: port, ca: filepath.Join(tlsDir, "ca.crt"),
+		operatorToken: writeSecret(t, filepath.Join(out, "operator.token"), randomToken(t))}
 	logf, err := os.Create(filepath.Join(out, "registry-serve.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(pluginBin(t), "registry", "serve", "--data-dir", dataDir,
 		"--address", raftAddr, "--api-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--operator-token-file", api.operatorToken, "--node-token-file", api.nodeToken)
+		"--operator-token-file", api.operatorToken,
+		"--cert", filepath.Join(tlsDir, "127.0.0.1.crt"), "--key", filepath.Join(tlsDir, "127.0.0.1.key"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,13 +45,20 @@ type bridgeProc struct {
 	err  error
 }
 
-// startBridge runs the stand-in on confDir, its API on a free loopback port;
-// the test's end stops it by PID.
-func startBridge(t *testing.T, confDir string) *bridgeProc {
+// startBridge runs the stand-in on confDir, its API on a free loopback port,
+// with extra arguments after its own (e.g. --era, JVB_OPTS words); the
+// test's end stops it by PID. Unless args say otherwise, the bridge takes
+// 10.0.2.15 as its only address (a qemu guest's, private), so its health
+// depends on the mappings of its config, not on the test machine's network.
+func startBridge(t *testing.T, confDir string, args ...string) *bridgeProc {
 	t.Helper()
 	addr := freeAddr(t)
 	b := &bridgeProc{out: &testutil.SyncBuffer{}, http: "http://" + addr, done: make(chan struct{})}
-	b.cmd = exec.Command(standinBin, "--config-dir", confDir, "--http-addr", addr, "--connect-timeout", "20s")
+	argv := []string{"--config-dir", confDir, "--http-addr", addr, "--connect-timeout", "20s", "--aws-metadata-url", "http://127.0.0.1:9"}
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--test-local-addresses") }) {
+		argv = append(argv, "--test-local-addresses", "10.0.2.15")
+	}
+	b.cmd = exec.Command(standinBin, append(argv, args...)...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	if err := b.cmd.Start(); err != nil {
 		t.Fatalf("start the stand-in bridge: %v", err)
@@ -101,6 +110,42 @@ func (b *bridgeProc) post(t *testing.T, path, body string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// state reads the stand-in's GET /test-fixture/state.
+func (b *bridgeProc) state(t *testing.T) standinState {
+	t.Helper()
+	resp, err := http.Get(b.http + "/test-fixture/state")
+	if err != nil {
+		t.Fatalf("GET /test-fixture/state: %v", err)
+	}
+	defer resp.Body.Close()
+	var st standinState
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("GET /test-fixture/state: %v", err)
+	}
+	return st
+}
+
+// standinState is the part of GET /test-fixture/state the tests read.
+type standinState struct {
+	Era    string `json:"era"`
+	REST   bool   `json:"rest"`
+	Drain  bool   `json:"drain_endpoint"`
+	Shards []struct {
+		ID       string `json:"id"`
+		Nickname string `json:"nickname"`
+		Joined   bool   `json:"joined"`
+	} `json:"shards"`
+	Ignored []string `json:"ignored"`
+	Harvest *struct {
+		Mappings []struct {
+			Kind, Local, Public, Source string
+		} `json:"mappings"`
+		AWS string `json:"aws"`
+	} `json:"harvest"`
+	Health      string `json:"health"`
+	Conferences int    `json:"conferences"`
 }
 
 // health polls GET /about/health until it answers want or the limit passes.

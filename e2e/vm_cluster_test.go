@@ -58,10 +58,10 @@ func TestVMCluster(t *testing.T) {
 	// --- registry API, then issue. The API serves the data dir the bakes'
 	// post-processor wrote; nodes reach it through a guestfwd.
 	api := startRegistry(t, out, registryDir)
-	reg := []string{"--registry", api.url, "--token-file", api.operatorToken}
-	nodeReg := []string{"--node-registry-url", "http://" + guestRegistryIP, "--node-token-file", api.nodeToken}
+	reg := []string{"--registry", api.url, "--token-file", api.operatorToken, "--registry-ca", api.ca}
+	nodeReg := []string{"--node-registry-url", "https://" + guestRegistryIP + ":80", "--node-registry-ca", api.ca}
 	secret := writeSecret(t, filepath.Join(out, "jvb.secret"), "e2e#Secret=1:"+fmt.Sprint(time.Now().UnixNano()))
-	wrong := writeSecret(t, filepath.Join(out, "wrong.secret"), "not-the-jms-secret")
+	wrong := writeSecret(t, filepath.Join(out, "wrong.secret"), "not-the-jms-secret:"+fmt.Sprint(time.Now().UnixNano()))
 	nodesDir := filepath.Join(out, "nodes")
 	if err := os.MkdirAll(nodesDir, 0o700); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
 # The videobridge image: jitsi-videobridge2 installed and held, no shard,
-# secret or nickname; first boot (user-data + jitsi-node-apply) makes the node.
+# secret or nickname; first boot (user-data + the jitsi-node agent) makes the node.
 #   packer build -only='jvb.*' images/
 
 build {

@@ -8,13 +8,14 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Debian packages: cloud-init (schema checks of generated user-data), shellcheck,
-# Java + Typesafe Config (round-trips through Jitsi's own parsers), the C
+# Java + Typesafe Config (round-trips through Jitsi's own parsers), Maven (the
+# e2e JVM tier builds its fixture on Jitsi's libraries from Maven Central), the C
 # toolchain and libdqlite's build/link dependencies, openssh-server (the private
 # sshd of Packer acceptance tests).
 packages=(
 	build-essential pkg-config git ca-certificates
 	cloud-init shellcheck
-	default-jdk-headless libtypesafe-config-java
+	default-jdk-headless libtypesafe-config-java maven
 	libsqlite3-dev libuv1-dev liblz4-dev
 	openssh-server prosody
 )

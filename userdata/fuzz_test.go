@@ -10,57 +10,74 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/testvectors"
 )
 
-// readBack renders s, parses the YAML, and reads every config file back the
-// way its consumer does. It fails the test on any parse error.
-type readBackFiles struct {
-	doc     cloudinit.Config
-	props   map[string]string
-	hocon   map[string]any
-	shell   map[string]string // /etc/jitsi/videobridge/config
-	nodeEnv map[string]string
-	files   map[string]string
-}
-
-func renderAndReadBack(t *testing.T, s node.Spec) readBackFiles {
+// nodeSide renders s, parses the user-data as cloud-init does, and reads
+// node.yaml and secrets.yaml back as the node agent does: the spec the node
+// ends up with. It fails the test on any parse error.
+func nodeSide(t *testing.T, s node.Spec) (cloudinit.Config, node.Spec) {
 	t.Helper()
 	data, err := Render(s)
 	if err != nil {
 		t.Fatalf("render of a valid spec failed: %v", err)
 	}
-	var r readBackFiles
-	if err := yaml.Unmarshal(data, &r.doc); err != nil {
+	var doc cloudinit.Config
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("user-data is not YAML: %v", err)
 	}
-	r.files = map[string]string{}
-	for _, f := range r.doc.WriteFiles {
-		r.files[f.Path] = f.Content
+	files := map[string]string{}
+	for _, f := range doc.WriteFiles {
+		files[f.Path] = f.Content
 	}
-	if r.nodeEnv, err = readback.ShellAssignments(r.files[jitsi.NodeEnv]); err != nil {
-		t.Fatalf("node.env: %v", err)
+	cfg, err := nodeconfig.ParseConfig([]byte(files[jitsi.NodeConfig]))
+	if err != nil {
+		t.Fatalf("node.yaml: %v", err)
 	}
-	if s.Role == node.RoleJVB {
-		if r.props, err = readback.JavaProperties(r.files[jitsi.JVBProperties]); err != nil {
-			t.Fatalf("properties: %v", err)
-		}
-		if r.hocon, err = readback.HOCON(r.files[jitsi.JVBConf]); err != nil {
-			t.Fatalf("jvb.conf: %v\n%s", err, r.files[jitsi.JVBConf])
-		}
-		if r.shell, err = readback.ShellAssignments(r.files[jitsi.JVBShellConfig]); err != nil {
-			t.Fatalf("config: %v", err)
-		}
+	sec, err := nodeconfig.ParseSecrets([]byte(files[jitsi.NodeSecrets]))
+	if err != nil {
+		t.Fatalf("secrets.yaml: %v", err)
 	}
-	return r
+	back, err := cfg.Spec(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(files[jitsi.NodeConfig], s.Secret) && len(s.Secret) > 8 {
+		t.Fatalf("node.yaml (world-readable) holds the secret")
+	}
+	return doc, back
 }
 
-func hoconShard(r readBackFiles, key string) any {
-	v, _ := readback.Lookup(r.hocon, "videobridge", "apis", "xmpp-client", "configs", "shard", key)
+// bridgeConf renders the bridge's files as the agent would at boot and
+// parses jvb.conf and sip-communicator.properties back.
+func bridgeConf(t *testing.T, s node.Spec) (map[string]any, map[string]string) {
+	t.Helper()
+	files, err := jitsi.BridgeFiles(s, jitsi.Boot{Nickname: s.Nickname})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := readback.HOCON(string(files[0].Content))
+	if err != nil {
+		t.Fatalf("jvb.conf: %v", err)
+	}
+	p, err := readback.JavaProperties(string(files[1].Content))
+	if err != nil {
+		t.Fatalf("properties: %v", err)
+	}
+	return h, p
+}
+
+func hoconShard(h map[string]any, key string) any {
+	v, _ := readback.Lookup(h, "videobridge", "apis", "xmpp-client", "configs", "shard", key)
 	return v
 }
 
+// FuzzSecret: any secret validation accepts reaches the bridge's files
+// unchanged: spec → user-data → secrets.yaml → agent → jvb.conf or
+// sip-communicator.properties, and the JMS's debconf seed.
 func FuzzSecret(f *testing.F) {
-	for _, s := range []string{nastySecret, "plain", `$(reboot)`, "`id`", `"}{`, "a\\", "x\ny", " padded ", "ü😀"} {
+	for _, s := range testvectors.SecretSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, secret string) {
@@ -72,36 +89,27 @@ func FuzzSecret(f *testing.F) {
 				}
 				return
 			}
-			r := renderAndReadBack(t, s)
-			if format == node.FormatModern {
-				if got := hoconShard(r, "password"); got != secret {
-					t.Fatalf("jvb.conf password = %q, want %q", got, secret)
-				}
-			} else {
-				if got := r.props[jitsi.LegacyXMPPKeyPrefix+"shard.PASSWORD"]; got != secret {
-					t.Fatalf("properties PASSWORD = %q, want %q", got, secret)
-				}
-				if got := r.shell["JVB_SECRET"]; got != secret {
-					t.Fatalf("config JVB_SECRET = %q, want %q", got, secret)
-				}
+			_, back := nodeSide(t, s)
+			if back.Secret != secret {
+				t.Fatalf("secrets.yaml gives %q, want %q", back.Secret, secret)
+			}
+			h, p := bridgeConf(t, back)
+			if format == node.FormatModern && hoconShard(h, "password") != secret {
+				t.Fatalf("jvb.conf password = %q, want %q", hoconShard(h, "password"), secret)
+			}
+			if format == node.FormatLegacy && p[jitsi.LegacyXMPPKeyPrefix+"shard.PASSWORD"] != secret {
+				t.Fatalf("properties PASSWORD = %q, want %q", p[jitsi.LegacyXMPPKeyPrefix+"shard.PASSWORD"], secret)
 			}
 		}
-		jms := node.Spec{Role: node.RoleJMS, JMSFQDN: "meet.example.org", Secret: secret}
-		r := renderAndReadBack(t, jms)
-		if r.files[jitsi.NodeSecret] != secret {
-			t.Fatalf("secret file = %q", r.files[jitsi.NodeSecret])
-		}
-		if !strings.Contains(r.files[jitsi.NodeDebconf], " password "+secret+"\n") {
+		_, jms := nodeSide(t, node.Spec{Role: node.RoleJMS, JMSFQDN: "meet.example.org", Secret: secret})
+		if !strings.Contains(string(jitsi.DebconfSeed(jms)), " password "+secret+"\n") {
 			t.Fatalf("debconf seed lacks the secret line")
-		}
-		if strings.Contains(r.files[jitsi.NodeEnv], secret) && len(secret) > 8 {
-			t.Fatalf("node.env (world-readable) holds the secret")
 		}
 	})
 }
 
 func FuzzNickname(f *testing.F) {
-	for _, s := range []string{"jvb-001", "a", "Jvb", "jvb.1", "jvb 1", "j\"vb", "-x"} {
+	for _, s := range testvectors.NicknameSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, nick string) {
@@ -109,23 +117,19 @@ func FuzzNickname(f *testing.F) {
 		if s.Validate() != nil {
 			return
 		}
-		r := renderAndReadBack(t, s)
-		if got := hoconShard(r, "muc_nickname"); got != nick {
+		doc, back := nodeSide(t, s)
+		if doc.Hostname != nick || back.Nickname != nick {
+			t.Fatalf("hostname %q / node.yaml %q, want %q", doc.Hostname, back.Nickname, nick)
+		}
+		h, _ := bridgeConf(t, back)
+		if got := hoconShard(h, "muc_nickname"); got != nick {
 			t.Fatalf("jvb.conf muc_nickname = %q, want %q", got, nick)
-		}
-		if r.doc.Hostname != nick || r.nodeEnv["JITSI_NODE_NICKNAME"] != nick {
-			t.Fatalf("hostname %q / node.env %q, want %q", r.doc.Hostname, r.nodeEnv["JITSI_NODE_NICKNAME"], nick)
-		}
-		s.Format = node.FormatLegacy
-		r = renderAndReadBack(t, s)
-		if got := r.props[jitsi.LegacyXMPPKeyPrefix+"shard.MUC_NICKNAME"]; got != nick {
-			t.Fatalf("properties MUC_NICKNAME = %q, want %q", got, nick)
 		}
 	})
 }
 
 func FuzzFQDN(f *testing.F) {
-	for _, s := range []string{"meet.example.org", "a.b", "https://x.org", "x.org:443", "MEET.org", "1.2.3.4", "x..org", "a-.org"} {
+	for _, s := range []string{"meet.example.org", "a.b", "https://x.org", "x.org:443", "MEET.org", "1.2.3.4", "x..org", "a-.org", "no.yes", "null.true"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, fqdn string) {
@@ -133,22 +137,20 @@ func FuzzFQDN(f *testing.F) {
 		if s.Validate() != nil {
 			return
 		}
-		r := renderAndReadBack(t, s)
-		if got := hoconShard(r, "hostname"); got != fqdn {
+		_, back := nodeSide(t, s)
+		if back.JMSFQDN != fqdn {
+			t.Fatalf("node.yaml FQDN = %q", back.JMSFQDN)
+		}
+		h, _ := bridgeConf(t, back)
+		if got := hoconShard(h, "hostname"); got != fqdn {
 			t.Fatalf("jvb.conf hostname = %q, want %q", got, fqdn)
 		}
-		if got := hoconShard(r, "domain"); got != "auth."+fqdn {
-			t.Fatalf("jvb.conf domain = %q", got)
-		}
-		if got := hoconShard(r, "muc_jids"); got != "jvbbrewery@internal.auth."+fqdn {
+		if got := hoconShard(h, "muc_jids"); got != "jvbbrewery@internal.auth."+fqdn {
 			t.Fatalf("jvb.conf muc_jids = %q", got)
 		}
-		if r.nodeEnv["JITSI_NODE_JMS_FQDN"] != fqdn {
-			t.Fatalf("node.env FQDN = %q", r.nodeEnv["JITSI_NODE_JMS_FQDN"])
-		}
-		jms := renderAndReadBack(t, node.Spec{Role: node.RoleJMS, JMSFQDN: fqdn, Secret: "s"})
-		if jms.doc.FQDN != fqdn || !strings.HasPrefix(fqdn, jms.doc.Hostname+".") {
-			t.Fatalf("jms fqdn %q hostname %q", jms.doc.FQDN, jms.doc.Hostname)
+		jms, _ := nodeSide(t, node.Spec{Role: node.RoleJMS, JMSFQDN: fqdn, Secret: "s"})
+		if jms.FQDN != fqdn || !strings.HasPrefix(fqdn, jms.Hostname+".") {
+			t.Fatalf("jms fqdn %q hostname %q", jms.FQDN, jms.Hostname)
 		}
 	})
 }

@@ -2,31 +2,43 @@
 // configures the node at first boot.
 //
 // The flow is one way: node.Spec → Validate → (registry assigns the
-// nickname) → Render → #cloud-config bytes. Render is deterministic: the same
-// spec gives the same bytes.
+// nickname) → Render → #cloud-config bytes. The user-data is the node's
+// typed config (nodeconfig: /etc/jitsi-node/node.yaml and the root-only
+// secrets.yaml) and one command that runs the node agent baked into the
+// image (`jitsi-node apply`); the agent writes the Jitsi files from the role
+// model at boot. Render is deterministic: the same spec gives the same bytes.
 package userdata
 
 import (
+	"fmt"
 	"strings"
-	"sync"
 
-	"github.com/jitsi-packer/packer-plugin-jitsi/scripts"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 )
 
 // Render validates s and returns its #cloud-config user-data. A validation
 // failure is returned as is (a *multierror.Error listing every problem).
+// A group's spec has no nickname: it is validated with ValidatePending.
 func Render(s node.Spec) ([]byte, error) {
-	if err := s.Validate(); err != nil {
+	validate := s.Validate
+	if s.Group != "" {
+		validate = s.ValidatePending
+	}
+	if err := validate(); err != nil {
 		return nil, err
 	}
-	return Build(s).Marshal()
+	c, err := Build(s)
+	if err != nil {
+		return nil, err
+	}
+	return c.Marshal()
 }
 
 // Build returns the cloud-config document of a validated spec.
-func Build(s node.Spec) cloudinit.Config {
+func Build(s node.Spec) (cloudinit.Config, error) {
 	s = s.WithDefaults()
 	c := cloudinit.Config{ManageEtcHosts: true}
 	switch s.Role {
@@ -35,28 +47,34 @@ func Build(s node.Spec) cloudinit.Config {
 		c.FQDN = s.JMSFQDN
 		c.PreferFQDN = true
 	case node.RoleJVB:
-		c.Hostname = s.Nickname // a group bridge's: set by the applier once claimed
+		c.Hostname = s.Nickname // a group bridge's: set by the agent once claimed
 	}
-	// The applier travels with the files it applies, so user-data and applier
-	// always match, even on an image baked by an older plugin. Compressed: it
-	// is most of the document, and EC2 takes at most 16 KiB of user-data.
-	c.WriteFiles = append(c.WriteFiles, cloudinit.WriteFile{
-		Path: jitsi.Applier, Content: compressedApplier(), Encoding: cloudinit.EncodingGzipBase64,
-		Owner: "root:root", Permissions: "0755",
-	})
-	for _, f := range jitsi.NodeFiles(s) {
-		c.WriteFiles = append(c.WriteFiles, cloudinit.WriteFile{
-			Path:        f.Path,
-			Content:     string(f.Content),
-			Owner:       f.Owner,
-			Permissions: cloudinit.Permissions(f.Mode),
-			Defer:       f.Deferred,
-		})
+	cfg, sec := nodeconfig.FromSpec(s)
+	cfgYAML, err := cfg.Marshal()
+	if err != nil {
+		return c, err
 	}
-	c.RunCmd = [][]string{{jitsi.Applier}}
-	return c
+	secYAML, err := sec.Marshal()
+	if err != nil {
+		return c, err
+	}
+	// Both files are root's (cloud-init's default owner on every release,
+	// so not spelled out: every key costs render time across a fleet), and
+	// cloud-init writes them in its first stage (no `defer`, which needs 21.4).
+	c.WriteFiles = []cloudinit.WriteFile{
+		{Path: jitsi.NodeConfig, Content: string(cfgYAML), Permissions: "0644"},
+		{Path: jitsi.NodeSecrets, Content: string(secYAML), Permissions: "0600"},
+	}
+	c.RunCmd = []string{guard}
+	return c, nil
 }
 
-// compressedApplier is the applier compressed once per process: it is the
-// same for every node.
-var compressedApplier = sync.OnceValue(func() string { return cloudinit.Compressed(scripts.NodeApplier) })
+// guard runs the agent, or says on the console (where a cloud's serial log
+// shows it) and in cloud-init's log that the image has none, and fails.
+// cloud-init runs runcmd's lines with /bin/sh.
+var guard = fmt.Sprintf(`[ -x %[1]s ] && exec %[1]s apply; m='%[2]s'; echo "$m" >&2; echo "$m" 2>/dev/null >/dev/console; exit 1`,
+	jitsi.AgentBinary, NoAgentMessage)
+
+// NoAgentMessage is what a node whose image has no node agent prints.
+var NoAgentMessage = "jitsi-node: this image has no jitsi-node agent (" + jitsi.AgentBinary +
+	"): bake it with packer-plugin-jitsi >= " + nodeconfig.AgentMinVersion

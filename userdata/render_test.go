@@ -2,11 +2,8 @@ package userdata
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,51 +13,27 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/jitsi-packer/packer-plugin-jitsi/scripts"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/testvectors"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-const nastySecret = `a#b=c:d\e "f" ü`
+const nastySecret = testvectors.NastySecret
 
-// cases cover every role × format, with the options that change the output.
-func cases() map[string]node.Spec {
-	jvb := node.Spec{Role: node.RoleJVB, JMSFQDN: "meet.example.org", Secret: nastySecret, Nickname: "jvb-001"}
-	legacy := jvb
-	legacy.Format = node.FormatLegacy
-	legacy.Nickname = "jvb-002"
-	nat := jvb
-	nat.NAT = node.NAT{PublicAddress: "203.0.113.7", STUNServers: []string{"stun.example.org:3478"}}
-	nat.ExtraShards = []node.Shard{{ID: "shard-2", JMSFQDN: "meet2.example.org", Secret: "second secret"}}
-	legacyNAT := nat
-	legacyNAT.Format = node.FormatLegacy
-	legacyNAT.NAT.LocalAddress = "10.0.0.7"
-	jms := node.Spec{Role: node.RoleJMS, JMSFQDN: "meet.example.org", Secret: nastySecret}
-	le := jms
-	le.Cert = node.Cert{Choice: node.CertLetsEncrypt, Email: "ops@example.org"}
-	le.LocalBridge = true
-	own := jms
-	own.Cert = node.Cert{Choice: node.CertOwn, CertPath: "/etc/ssl/meet.crt", KeyPath: "/etc/ssl/meet.key"}
-	group := jvb
-	group.Nickname = ""
-	group.Group = "bridges-eu"
-	group.Registry = &node.RegistryLink{URL: "https://registry.example.org:8443", Credential: "node-token-0123456789"}
-	reporting := jvb
-	reporting.Registry = group.Registry
-	jmsReporting := jms
-	jmsReporting.Registry = group.Registry
-	return map[string]node.Spec{
-		"jms-reporting": jmsReporting,
-		"jvb-group":     group, "jvb-modern-reporting": reporting,
-		"jvb-modern": jvb, "jvb-legacy": legacy, "jvb-modern-nat-two-shards": nat, "jvb-legacy-nat-two-shards": legacyNAT,
-		"jms": jms, "jms-letsencrypt-local-bridge": le, "jms-own-cert": own,
-	}
-}
+// cases cover every role × format, with the options that change the output
+// (shared with the e2e JVM tier).
+func cases() map[string]node.Spec { return testvectors.Cases() }
 
 func TestGolden(t *testing.T) {
+	if *update {
+		old, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.yaml"))
+		for _, p := range old {
+			os.Remove(p)
+		}
+	}
 	for name, s := range cases() {
 		t.Run(name, func(t *testing.T) {
 			got, err := Render(s)
@@ -142,17 +115,20 @@ func TestYAMLRoundTrip(t *testing.T) {
 		if err := yaml.Unmarshal(data, &back); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if want := Build(s); !reflect.DeepEqual(back, want) {
+		if want, _ := Build(s); !reflect.DeepEqual(back, want) {
 			t.Errorf("%s: YAML round trip changed the document", name)
 		}
 	}
 }
 
-// TestFileModesAndSecrets: files with a secret are never world-readable, are
-// owned as the packages own them, and the secret is nowhere but in them.
+// TestFileModesAndSecrets: only the root-only secrets.yaml holds a secret or
+// a credential; the world-readable node.yaml, runcmd and hostname hold none.
 func TestFileModesAndSecrets(t *testing.T) {
 	for name, s := range cases() {
-		c := Build(s)
+		c, err := Build(s)
+		if err != nil {
+			t.Fatal(err)
+		}
 		secrets := []string{s.Secret}
 		if s.Registry != nil {
 			secrets = append(secrets, s.Registry.Credential)
@@ -160,33 +136,76 @@ func TestFileModesAndSecrets(t *testing.T) {
 		for _, sh := range s.ExtraShards {
 			secrets = append(secrets, sh.Secret)
 		}
+		if len(c.WriteFiles) != 2 {
+			t.Fatalf("%s: %d files, want node.yaml and secrets.yaml only", name, len(c.WriteFiles))
+		}
 		for _, f := range c.WriteFiles {
-			if len(f.Permissions) != 4 {
-				t.Errorf("%s: %s: permissions %q are not 4 octal digits", name, f.Path, f.Permissions)
+			if f.Owner != "" {
+				t.Errorf("%s: %s owner %q: the agent's inputs are root's (cloud-init's default)", name, f.Path, f.Owner)
 			}
-			hasSecret := false
 			for _, sec := range secrets {
-				hasSecret = hasSecret || strings.Contains(f.Content, sec)
-			}
-			if hasSecret && f.Permissions[3] != '0' {
-				t.Errorf("%s: %s holds the secret with mode %s (world-accessible)", name, f.Path, f.Permissions)
-			}
-			if strings.HasPrefix(f.Path, jitsi.JVBConfigDir) && (f.Owner != jitsi.JVBOwner || !f.Defer) {
-				t.Errorf("%s: %s owner %q defer %v, want %s deferred", name, f.Path, f.Owner, f.Defer, jitsi.JVBOwner)
-			}
-			if f.Path == jitsi.Applier && f.Permissions != "0755" {
-				t.Errorf("%s: applier mode %s", name, f.Permissions)
+				if !strings.Contains(f.Content, sec) {
+					continue
+				}
+				if f.Path != jitsi.NodeSecrets || f.Permissions != "0600" {
+					t.Errorf("%s: %s (mode %s) holds a secret", name, f.Path, f.Permissions)
+				}
 			}
 		}
+		if c.WriteFiles[1].Path != jitsi.NodeSecrets || c.WriteFiles[1].Permissions != "0600" {
+			t.Errorf("%s: secrets file %s mode %s", name, c.WriteFiles[1].Path, c.WriteFiles[1].Permissions)
+		}
 		for _, sec := range secrets {
-			for _, argv := range c.RunCmd {
-				if strings.Contains(strings.Join(argv, " "), sec) {
+			for _, line := range c.RunCmd {
+				if strings.Contains(line, sec) {
 					t.Errorf("%s: runcmd carries a secret", name)
 				}
 			}
 			if strings.Contains(c.Hostname+c.FQDN, sec) {
 				t.Errorf("%s: hostname carries a secret", name)
 			}
+		}
+	}
+}
+
+// TestOneCommand: user-data runs the agent and nothing else, or fails
+// visibly on an image without it.
+func TestOneCommand(t *testing.T) {
+	c, _ := Build(cases()["jvb-modern"])
+	if len(c.RunCmd) != 1 {
+		t.Fatalf("runcmd %q", c.RunCmd)
+	}
+	script := c.RunCmd[0]
+	dir := t.TempDir()
+	run := func(agent string) (string, error) {
+		s := strings.ReplaceAll(script, jitsi.AgentBinary, agent)
+		s = strings.ReplaceAll(s, ">/dev/console", ">"+filepath.Join(dir, "console"))
+		out, err := exec.Command("sh", "-c", s).CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(filepath.Join(dir, "missing"))
+	console, _ := os.ReadFile(filepath.Join(dir, "console"))
+	if err == nil || !strings.Contains(out, "this image has no jitsi-node agent") || !strings.Contains(string(console), "bake it with packer-plugin-jitsi >= ") {
+		t.Errorf("no agent: %v\nstderr %q\nconsole %q", err, out, console)
+	}
+	fake := filepath.Join(dir, "agent")
+	os.WriteFile(fake, []byte("#!/bin/sh\necho \"ran $*\"\n"), 0o755)
+	if out, err := run(fake); err != nil || out != "ran apply\n" {
+		t.Errorf("with the agent: %q %v", out, err)
+	}
+}
+
+// TestUserdataSize: a bridge's user-data stays small (target 2 KiB), and
+// every case fits EC2's 16 KiB.
+func TestUserdataSize(t *testing.T) {
+	for name, s := range cases() {
+		data, _ := Render(s)
+		limit := 16384
+		if s.Role == node.RoleJVB && (s.Registry == nil || s.Registry.CA == "") {
+			limit = 2048
+		}
+		if len(data) > limit {
+			t.Errorf("%s: user-data is %d bytes, over %d", name, len(data), limit)
 		}
 	}
 }
@@ -215,32 +234,4 @@ func BenchmarkRender10000Bridges(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(bytesOut)/10000, "bytes/node")
-}
-
-// TestFitsCloudLimitsAndApplierDecodes: EC2 takes at most 16 KiB of
-// user-data, and the compressed applier must decode to the embedded script.
-func TestFitsCloudLimitsAndApplierDecodes(t *testing.T) {
-	for name, s := range cases() {
-		data, _ := Render(s)
-		if len(data) > 16384 {
-			t.Errorf("%s: user-data is %d bytes, over EC2's 16384", name, len(data))
-		}
-		for _, f := range Build(s).WriteFiles {
-			if f.Path != jitsi.Applier {
-				continue
-			}
-			raw, err := base64.StdEncoding.DecodeString(f.Content)
-			if err != nil || f.Encoding != cloudinit.EncodingGzipBase64 {
-				t.Fatalf("%s: applier encoding %q: %v", name, f.Encoding, err)
-			}
-			zr, err := gzip.NewReader(bytes.NewReader(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(zr)
-			if err != nil || !bytes.Equal(got, scripts.NodeApplier) {
-				t.Errorf("%s: applier does not decode to the embedded script (%v)", name, err)
-			}
-		}
-	}
 }

@@ -20,8 +20,13 @@ set -euo pipefail
 
 readonly VERSION_MEET=2.0.9909+e2e1-1
 readonly VERSION_JICOFO=1.0-1100+e2e1-1
+# Two builds of the stand-in bridge (e2e/fixture/jvb-standin --era): a 2024
+# bridge (the default candidate) and a 2020 one, which images pin with the
+# provisioner's `versions` (e2e/README.md).
 readonly VERSION_JVB=2.3-174+e2e1-1
-readonly PACKAGES=(jitsi-videobridge2 jitsi-meet-prosody jicofo jitsi-meet-web jitsi-meet-web-config jitsi-meet)
+readonly VERSION_JVB_LEGACY=2.1-273+e2e1-1
+# Each entry is DIRECTORY[:ERA] under e2e/fixture/debian.
+readonly PACKAGES=(jitsi-videobridge2:current jitsi-videobridge2:legacy jitsi-meet-prosody jicofo jitsi-meet-web jitsi-meet-web-config jitsi-meet)
 
 log() { printf 'e2e-jitsi-repo: %s\n' "$*" >&2; }
 die() {
@@ -69,13 +74,18 @@ mkdir -p "$repo/stable" "$work/stage"
 log "building the stand-in bridge (static Go binary)"
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/jvb-standin" ./e2e/fixture/jvb-standin)
 
-for pkg in "${PACKAGES[@]}"; do
-	stage="$work/stage/$pkg"
+for entry in "${PACKAGES[@]}"; do
+	pkg=${entry%%:*}
+	era=${entry#*:}
+	stage="$work/stage/$entry"
 	cp -a "$root/e2e/fixture/debian/$pkg" "$stage"
+	jvb_version=$VERSION_JVB
+	if [ "$era" = legacy ]; then jvb_version=$VERSION_JVB_LEGACY; fi
 	sed -i -e "s/@VERSION_MEET@/$VERSION_MEET/g" -e "s/@VERSION_JICOFO@/$VERSION_JICOFO/g" \
-		-e "s/@VERSION_JVB@/$VERSION_JVB/g" "$stage/DEBIAN/control"
+		-e "s/@VERSION_JVB@/$jvb_version/g" "$stage/DEBIAN/control"
 	if [ "$pkg" = jitsi-videobridge2 ]; then
 		install -D -m 0755 "$work/jvb-standin" "$stage/usr/share/jitsi-videobridge/jvb-standin"
+		grep -rl '@JVB_ERA@' "$stage" | xargs sed -i "s/@JVB_ERA@/$era/g"
 	fi
 	find "$stage" -type d -exec chmod 0755 {} +
 	version=$(sed -n 's/^Version: //p' "$stage/DEBIAN/control")

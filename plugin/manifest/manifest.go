@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/atomicfile"
 )
@@ -31,6 +32,11 @@ type Manifest struct {
 	Packages []Package `json:"packages"`
 	// PluginVersion is the version of packer-plugin-jitsi that baked it.
 	PluginVersion string `json:"plugin_version"`
+	// Arch is the image's architecture (Debian's name: amd64, arm64).
+	Arch string `json:"arch,omitempty"`
+	// AgentVersion is what the installed jitsi-node agent reports: the
+	// version of first boot every node of the image runs.
+	AgentVersion string `json:"agent_version,omitempty"`
 }
 
 // OS is a release as /etc/os-release names it.
@@ -96,4 +102,20 @@ func Read(path string) (Manifest, error) {
 		return m, fmt.Errorf("read manifest %s: role, os and packages are required", path)
 	}
 	return m, nil
+}
+
+// DefaultFile is the manifest path both the provisioner and the
+// post-processor use when none is configured: one per build, in Packer's
+// working directory.
+func DefaultFile(buildName string) string {
+	if buildName == "" {
+		return "jitsi-manifest.json"
+	}
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, buildName)
+	return "jitsi-manifest-" + safe + ".json"
 }

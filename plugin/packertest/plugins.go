@@ -86,3 +86,36 @@ func (e *Env) InstallLayout(t testing.TB, source, binary, version string) {
 		t.Fatal(err)
 	}
 }
+
+var (
+	agentOnce sync.Once
+	agentPath string
+	agentErr  error
+)
+
+// AgentBinary builds the jitsi-node agent for this machine's architecture
+// (static, as `make agent` does) once per test binary, for the `agent_file`
+// of templates and provisioner tests: a plugin built by `go build` alone
+// carries no agent.
+func AgentBinary() (string, error) {
+	agentOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			agentErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "packertest-agent-")
+		if err != nil {
+			agentErr = err
+			return
+		}
+		agentPath = filepath.Join(dir, "jitsi-node")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", agentPath, "./cmd/jitsi-node")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			agentErr = fmt.Errorf("build jitsi-node: %v\n%s", err, out)
+		}
+	})
+	return agentPath, agentErr
+}

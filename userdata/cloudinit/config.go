@@ -6,8 +6,6 @@ package cloudinit
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"fmt"
 	"io/fs"
 
@@ -24,38 +22,20 @@ type Config struct {
 	PreferFQDN     bool        `yaml:"prefer_fqdn_over_hostname,omitempty"`
 	ManageEtcHosts bool        `yaml:"manage_etc_hosts,omitempty"`
 	WriteFiles     []WriteFile `yaml:"write_files,omitempty"`
-	// RunCmd entries are argv lists (no shell parsing on the node).
-	RunCmd [][]string `yaml:"runcmd,omitempty"`
+	// RunCmd entries are lines of the /bin/sh script cloud-init runs in
+	// its final stage. They hold no secret (the script file and the
+	// process list are readable on the node).
+	RunCmd []string `yaml:"runcmd,omitempty"`
 }
 
 // WriteFile is one write_files entry.
 type WriteFile struct {
 	Path    string `yaml:"path"`
 	Content string `yaml:"content"`
-	Owner   string `yaml:"owner"`
+	// Owner is "user:group"; empty means cloud-init's default, root:root.
+	Owner string `yaml:"owner,omitempty"`
 	// Permissions is a quoted octal string such as "0640" (see Permissions).
 	Permissions string `yaml:"permissions"`
-	// Encoding of Content: "" for plain text, EncodingGzipBase64 for
-	// Compressed content.
-	Encoding string `yaml:"encoding,omitempty"`
-	// Defer writes the file in cloud-init's final stage, after packages and
-	// the users that own the file exist.
-	Defer bool `yaml:"defer,omitempty"`
-}
-
-// EncodingGzipBase64 is cloud-init's gzip-then-base64 content encoding.
-const EncodingGzipBase64 = "gz+b64"
-
-// Compressed returns data gzipped (best compression, no name or time in the
-// header, so the same data always gives the same bytes) and base64-encoded,
-// for a WriteFile with Encoding EncodingGzipBase64. Large files keep
-// user-data under cloud providers' limits (16 KiB on EC2).
-func Compressed(data []byte) string {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
-	zw.Write(data)                                           // writes to a bytes.Buffer do not fail
-	zw.Close()
-	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
 // Permissions formats a mode as cloud-init expects: four octal digits in a string.

@@ -4,26 +4,13 @@ import (
 	"testing"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/readback"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/testvectors"
 )
 
-// nastySecret is the issue's example: every character that breaks a naive
-// properties, HOCON or shell writer, plus non-ASCII.
-const nastySecret = `a#b=c:d\e "f" ü`
+const nastySecret = testvectors.NastySecret
 
-var escapeCases = []string{
-	"",
-	"plain",
-	nastySecret,
-	" leading space",
-	"trailing space ",
-	"!bang #hash =eq :colon",
-	`back\\slash\`,
-	`$HOME ${x} $(id) ` + "`id`",
-	"'single' \"double\"",
-	"tab\there",
-	"emoji 😀 and ü and \u00a0",
-	"\\u0041 literal",
-}
+// escapeCases are shared with the e2e JVM tier, which feeds them to Jitsi's own libraries.
+var escapeCases = testvectors.EscapeVectors
 
 func TestPropertiesValueRoundTrip(t *testing.T) {
 	for _, v := range escapeCases {

@@ -3,7 +3,7 @@ package jitsi
 import (
 	"fmt"
 	"io/fs"
-	"strings"
+	"net/netip"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
@@ -14,9 +14,6 @@ type File struct {
 	Owner   string // "user:group"
 	Mode    fs.FileMode
 	Content []byte
-	// Deferred files are written after packages (and the users that own them)
-	// exist: cloud-init's final stage instead of its first.
-	Deferred bool
 }
 
 // Secret-bearing files are never world-readable: modeSecret for root-only
@@ -25,100 +22,68 @@ const (
 	modeSecret  fs.FileMode = 0o600
 	modeService fs.FileMode = 0o640
 	modePublic  fs.FileMode = 0o644
-	modeExec    fs.FileMode = 0o755
 )
 
-const header = "Written by packer-plugin-jitsi for this node at first boot; re-issue the node to change it."
+// Owners of the files the node agent writes.
+const (
+	// RootOwner owns the agent's own files.
+	RootOwner = "root:root"
+	// JVBOwner is how the jitsi-videobridge2 package owns its config files.
+	JVBOwner = "jvb:jitsi"
+)
 
-// NodeFiles returns every file the node's first boot needs, in a fixed order.
-// The spec must have passed node.Spec.Validate.
-func NodeFiles(s node.Spec) []File {
+const header = "Written by the jitsi-node agent (packer-plugin-jitsi) from /etc/jitsi-node; re-issue the node to change it."
+
+// Boot is what the node agent finds out at boot, which no user-data can
+// carry: the nickname a group bridge claimed, the NAT mapping it
+// discovered, whether it runs on EC2.
+type Boot struct {
+	// Nickname is the bridge's brewery nickname: the spec's, or the one a
+	// group bridge claimed from the registry.
+	Nickname string
+	// LocalAddress and PublicAddress are the NAT mapping the bridge
+	// advertises: both set, or neither (no mapping).
+	LocalAddress, PublicAddress string
+	// AWSHarvester turns on ice4j's AWS harvester: only on EC2, where it
+	// finds the same mapping from the instance metadata itself.
+	AWSHarvester bool
+}
+
+// Check says what is missing or inconsistent in b for a bridge.
+func (b Boot) Check() error {
+	if p := node.NicknameProblem(b.Nickname); p != "" {
+		return fmt.Errorf("bridge files: nickname %s", p)
+	}
+	if (b.LocalAddress == "") != (b.PublicAddress == "") {
+		return fmt.Errorf("bridge files: a NAT mapping needs both addresses (local %q, public %q)", b.LocalAddress, b.PublicAddress)
+	}
+	for _, a := range []string{b.LocalAddress, b.PublicAddress} {
+		if ip, err := netip.ParseAddr(a); a != "" && (err != nil || ip.Zone() != "" || ip.String() != a) {
+			return fmt.Errorf("bridge files: NAT address %q is not an IP address in canonical form without zone", a)
+		}
+	}
+	return nil
+}
+
+// BridgeFiles returns the videobridge's files as the node agent writes them
+// at boot, in a fixed order: all three of the package's config files
+// whatever the format, so that nothing stale from the image or a package
+// script survives (the format decides which file carries the shards), and
+// the systemd drop-in that re-checks them before every start. The spec must
+// have passed node.Spec.Validate (ValidatePending for a group bridge).
+func BridgeFiles(s node.Spec, b Boot) ([]File, error) {
+	if err := b.Check(); err != nil {
+		return nil, err
+	}
 	s = s.WithDefaults()
-	files := []File{
-		{Path: NodeEnv, Owner: "root:root", Mode: modePublic, Content: nodeEnv(s)},
+	s.Nickname = b.Nickname
+	f := func(path string, content []byte) File {
+		return File{Path: path, Owner: JVBOwner, Mode: modeService, Content: content}
 	}
-	if s.Registry != nil {
-		// curl reads it with -H @file: the token stays off command lines.
-		files = append(files, File{Path: NodeRegistryAuth, Owner: "root:root", Mode: modeSecret,
-			Content: []byte("Authorization: Bearer " + s.Registry.Credential + "\n")})
-	}
-	switch s.Role {
-	case node.RoleJVB:
-		files = append(files, bridgeFiles(s)...)
-	case node.RoleJMS:
-		files = append(files,
-			File{Path: NodeSecret, Owner: "root:root", Mode: modeSecret, Content: []byte(s.Secret)},
-			File{Path: NodeDebconf, Owner: "root:root", Mode: modeSecret, Content: debconfSeed(s)})
-	}
-	return files
-}
-
-// nodeEnv is the applier's input: shell KEY="value" lines, no secret.
-func nodeEnv(s node.Spec) []byte {
-	var b strings.Builder
-	b.WriteString("# " + header + "\n")
-	kv := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, ShellValue(v)) }
-	kv("JITSI_NODE_ROLE", string(s.Role))
-	kv("JITSI_NODE_JMS_FQDN", s.JMSFQDN)
-	if s.Registry != nil {
-		kv("JITSI_NODE_REGISTRY_URL", strings.TrimSuffix(s.Registry.URL, "/"))
-	}
-	switch s.Role {
-	case node.RoleJVB:
-		kv("JITSI_NODE_NICKNAME", s.Nickname)
-		kv("JITSI_NODE_FORMAT", string(s.Format))
-		kv("JITSI_NODE_SERVICES", SvcJVB)
-		kv("JITSI_NODE_NAT_PUBLIC_ADDRESS", s.NAT.PublicAddress)
-		// An empty local address with a public one: the applier detects the
-		// node's primary address at boot (it is only known there).
-		kv("JITSI_NODE_NAT_LOCAL_ADDRESS", s.NAT.LocalAddress)
-		if s.Group != "" {
-			// No nickname above: the applier claims one from the registry.
-			kv("JITSI_NODE_GROUP", s.Group)
-		}
-	case node.RoleJMS:
-		if s.Registry != nil {
-			kv("JITSI_NODE_NICKNAME", node.JMSNickname) // what it reports its state under
-		}
-		kv("JITSI_NODE_BRIDGE_ACCOUNT", BridgeUser+"@"+AuthDomain(s.JMSFQDN))
-		kv("JITSI_NODE_BREWERY", BreweryJID(s.JMSFQDN))
-		kv("JITSI_NODE_LOCAL_BRIDGE", yesNo(s.LocalBridge))
-		kv("JITSI_NODE_PACKAGES", strings.Join(JMSPackages, " "))
-		kv("JITSI_NODE_SERVICES", strings.Join([]string{SvcProsody, SvcJicofo, PkgApache}, " "))
-	}
-	return []byte(b.String())
-}
-
-// JMSPackages are installed by a JMS's first boot, in this order, once debconf
-// holds the node's FQDN and secret (their postinsts bake both in).
-var JMSPackages = []string{PkgMeetProsody, PkgJicofo, PkgMeet}
-
-// debconfSeed is the JMS's debconf-set-selections input. debconf takes the
-// rest of the line literally, so values need no escaping; validation has
-// excluded newlines and surrounding white space.
-func debconfSeed(s node.Spec) []byte {
-	var b strings.Builder
-	line := func(owner, q, typ, val string) { fmt.Fprintf(&b, "%s %s %s %s\n", owner, q, typ, val) }
-	line("jitsi-videobridge2", QJVBHostname, "string", s.JMSFQDN)
-	line("jitsi-meet-prosody", QJVBSecret, "password", s.Secret)
-	line("jitsi-meet-web-config", QJaasChoice, "boolean", "false")
-	switch s.Cert.Choice {
-	case node.CertOwn:
-		line("jitsi-meet-web-config", QCertChoice, "select", CertChoiceOwn)
-		line("jitsi-meet-web-config", QCertKey, "string", s.Cert.KeyPath)
-		line("jitsi-meet-web-config", QCertCrt, "string", s.Cert.CertPath)
-	case node.CertLetsEncrypt:
-		line("jitsi-meet-web-config", QCertChoice, "select", CertChoiceLetsEncrypt)
-		line("jitsi-meet-web-config", QEmail, "string", s.Cert.Email)
-	default:
-		line("jitsi-meet-web-config", QCertChoice, "select", CertChoiceSelfSigned)
-	}
-	return []byte(b.String())
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
+	return []File{
+		f(JVBConf, bridgeHOCON(s, b)),
+		f(JVBProperties, bridgeProperties(s, b)),
+		f(JVBShellConfig, bridgeShellConfig(s)),
+		{Path: JVBDropIn, Owner: RootOwner, Mode: modePublic, Content: jvbDropIn()},
+	}, nil
 }

@@ -76,11 +76,19 @@ func TestNastySecretThroughJitsiReaders(t *testing.T) {
 		ExtraShards: []node.Shard{{ID: "shard-2", JMSFQDN: "meet2.example.org", Secret: second}},
 		NAT:         node.NAT{PublicAddress: "203.0.113.9", LocalAddress: "10.1.2.3", STUNServers: []string{"stun.example.org:3478"}},
 	}
+	boot := Boot{Nickname: "jvb-007", LocalAddress: "10.1.2.3", PublicAddress: "203.0.113.9"}
+	files := func(s node.Spec) []File {
+		fs, err := BridgeFiles(s, boot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
 
 	t.Run("legacy properties", func(t *testing.T) {
 		s := base
 		s.Format = node.FormatLegacy
-		paths := writeFiles(t, NodeFiles(s))
+		paths := writeFiles(t, files(s))
 		for _, mode := range []string{"properties", "properties-utf8"} {
 			got := javaRead(t, mode, paths[JVBProperties])
 			want := map[string]string{
@@ -95,6 +103,9 @@ func TestNastySecretThroughJitsiReaders(t *testing.T) {
 				propSTUNAddresses:                            "stun.example.org:3478",
 				LegacyXMPPKeyPrefix + "shard.USERNAME":       "jvb",
 				propDisableTCP:                               "true",
+				propDisableAWS:                               "true",
+				propRESTHost:                                 "127.0.0.1",
+				propRESTShutdown:                             "true",
 				LegacyXMPPKeyPrefix + "shard-2.MUC_NICKNAME": "jvb-007",
 			}
 			for k, v := range want {
@@ -104,24 +115,29 @@ func TestNastySecretThroughJitsiReaders(t *testing.T) {
 			}
 		}
 		checkShell(t, paths[JVBShellConfig], "JVB_SECRET", nastySecret)
+		checkShell(t, paths[JVBShellConfig], "JVB_OPTS", JVBOpts)
 	})
 
 	t.Run("modern hocon", func(t *testing.T) {
 		s := base
 		s.Format = node.FormatModern
-		paths := writeFiles(t, NodeFiles(s))
+		paths := writeFiles(t, files(s))
 		prefix := "videobridge.apis.xmpp-client.configs."
 		got := javaRead(t, "hocon", paths[JVBConf],
 			prefix+"shard.password", prefix+"shard-2.password", prefix+"shard.muc_nickname",
 			prefix+"shard.domain", prefix+"shard-2.muc_jids", prefix+"shard.port",
-			"ice4j.harvest.mapping.stun.addresses", "ice4j.harvest.mapping.static-mappings")
+			"ice4j.harvest.mapping.stun.addresses", "ice4j.harvest.mapping.static-mappings",
+			"ice4j.harvest.mapping.aws.enabled", "videobridge.apis.rest.enabled", "videobridge.rest.shutdown.enabled")
 		want := map[string]string{
-			prefix + "shard.password":     nastySecret,
-			prefix + "shard-2.password":   second,
-			prefix + "shard.muc_nickname": "jvb-007",
-			prefix + "shard.domain":       "auth.meet.example.org",
-			prefix + "shard-2.muc_jids":   "jvbbrewery@internal.auth.meet2.example.org",
-			prefix + "shard.port":         "5222",
+			prefix + "shard.password":           nastySecret,
+			prefix + "shard-2.password":         second,
+			prefix + "shard.muc_nickname":       "jvb-007",
+			prefix + "shard.domain":             "auth.meet.example.org",
+			prefix + "shard-2.muc_jids":         "jvbbrewery@internal.auth.meet2.example.org",
+			prefix + "shard.port":               "5222",
+			"ice4j.harvest.mapping.aws.enabled": "false",
+			"videobridge.apis.rest.enabled":     "true",
+			"videobridge.rest.shutdown.enabled": "true",
 		}
 		var stun []string
 		var mappings []map[string]string
@@ -146,17 +162,11 @@ func TestNastySecretThroughJitsiReaders(t *testing.T) {
 			}
 		}
 		checkShell(t, paths[JVBShellConfig], "JVB_SECRET", "")
+		checkShell(t, paths[JVBShellConfig], "JVB_OPTS", "--apis=rest")
 	})
 
-	t.Run("jms node env and debconf", func(t *testing.T) {
-		s := node.Spec{Role: node.RoleJMS, JMSFQDN: "meet.example.org", Secret: nastySecret}
-		paths := writeFiles(t, NodeFiles(s))
-		checkShell(t, paths[NodeEnv], "JITSI_NODE_BRIDGE_ACCOUNT", "jvb@auth.meet.example.org")
-		secret, _ := os.ReadFile(paths[NodeSecret])
-		if string(secret) != nastySecret {
-			t.Errorf("secret file holds %q", secret)
-		}
-		seed, _ := os.ReadFile(paths[NodeDebconf])
+	t.Run("jms debconf", func(t *testing.T) {
+		seed := DebconfSeed(node.Spec{Role: node.RoleJMS, JMSFQDN: "meet.example.org", Secret: nastySecret})
 		if !strings.Contains(string(seed), "jitsi-meet-prosody "+QJVBSecret+" password "+nastySecret+"\n") {
 			t.Errorf("debconf seed lacks the literal secret line:\n%s", seed)
 		}
@@ -182,17 +192,20 @@ func checkShell(t *testing.T, file, name, want string) {
 	}
 }
 
-// TestNATLocalAddressFromEnvironment: without a local address, jvb.conf takes
-// it from the environment the applier gives the service.
-func TestNATLocalAddressFromEnvironment(t *testing.T) {
-	s := node.Spec{Role: node.RoleJVB, JMSFQDN: "meet.example.org", Secret: "s", Nickname: "jvb-1",
-		NAT: node.NAT{PublicAddress: "198.51.100.4"}}
-	paths := writeFiles(t, NodeFiles(s))
-	t.Setenv("JITSI_NODE_NAT_LOCAL_ADDRESS", "10.9.9.9")
-	got := javaRead(t, "hocon", paths[JVBConf], "ice4j.harvest.mapping.static-mappings")
-	var mappings []map[string]string
-	if err := json.Unmarshal([]byte(got["ice4j.harvest.mapping.static-mappings"]), &mappings); err != nil ||
-		len(mappings) != 1 || mappings[0]["local-address"] != "10.9.9.9" || mappings[0]["public-address"] != "198.51.100.4" {
-		t.Errorf("static-mappings = %s (%v)", got["ice4j.harvest.mapping.static-mappings"], err)
+// TestNATNoneAndEC2: nat none lets a private-only bridge be healthy, and
+// the AWS harvester is on only where the agent found EC2.
+func TestNATNoneAndEC2(t *testing.T) {
+	s := node.Spec{Role: node.RoleJVB, JMSFQDN: "meet.example.org", Secret: "s", NAT: node.NAT{Mode: node.NATNone}}
+	files, err := BridgeFiles(s, Boot{Nickname: "jvb-1", AWSHarvester: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := writeFiles(t, files)
+	got := javaRead(t, "hocon", paths[JVBConf], "videobridge.health.require-valid-address", "ice4j.harvest.mapping.aws.enabled")
+	if got["videobridge.health.require-valid-address"] != "false" || got["ice4j.harvest.mapping.aws.enabled"] != "true" {
+		t.Errorf("nat none on EC2: %v", got)
+	}
+	if conf, _ := os.ReadFile(paths[JVBConf]); strings.Contains(string(conf), "static-mappings") || strings.Contains(string(conf), "stun") {
+		t.Errorf("nat none writes a mapping or STUN:\n%s", conf)
 	}
 }

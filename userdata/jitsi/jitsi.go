@@ -3,8 +3,9 @@
 // and keys that carry a node's identity, and how every value is escaped for
 // the format of the file it lands in.
 //
-// The user-data generator, the Packer provisioner and the first-boot applier
-// all take these facts from here, so a path or a key is written down once.
+// The user-data generator, the Packer provisioner and the node agent
+// (cmd/jitsi-node) all take these facts from here, so a path, a key, a
+// service or a package name is written down once.
 package jitsi
 
 import "path"
@@ -37,30 +38,8 @@ const (
 	JVBProperties = JVBConfigDir + "/sip-communicator.properties"
 	// JVBShellConfig is the shell file the service sources (JVB_SECRET in legacy).
 	JVBShellConfig = JVBConfigDir + "/config"
-	// JVBOwner is how the jitsi-videobridge2 package owns its config files.
-	JVBOwner = "jvb:jitsi"
-)
-
-// Files the project itself keeps on every node (the applier's inputs).
-const (
-	// NodeDir holds what user-data hands to the first-boot applier.
-	NodeDir = "/etc/jitsi-node"
-	// NodeEnv is a shell file of non-secret settings (role, FQDN, services).
-	NodeEnv = NodeDir + "/node.env"
-	// NodeSecret holds the JMS secret, root-only; the applier reads it on stdin paths.
-	NodeSecret = NodeDir + "/secret"
-	// NodeDebconf holds the debconf preseed of a JMS (it contains the secret).
-	NodeDebconf = NodeDir + "/debconf.seed"
-	// NodeRegistryAuth is the registry's Authorization header for a group
-	// bridge (it holds the node token), root-only.
-	NodeRegistryAuth = NodeDir + "/registry-auth"
-	// NicknameEnv is the environment variable through which a group bridge's
-	// claimed nickname reaches jvb.conf (a HOCON substitution).
-	NicknameEnv = "JITSI_NODE_NICKNAME"
-	// Applier is the first-boot program the user-data runs.
-	Applier = "/usr/local/sbin/jitsi-node-apply"
-	// ApplierState records the last successful apply (for idempotence and status).
-	ApplierState = "/var/lib/jitsi-node/applied"
+	// JVBSecretVar is the legacy secret's variable in JVBShellConfig.
+	JVBSecretVar = "JVB_SECRET"
 )
 
 // Debian packages and services of each role.
@@ -74,6 +53,7 @@ const (
 	SvcJVB     = "jitsi-videobridge2"
 	SvcProsody = "prosody"
 	SvcJicofo  = "jicofo"
+	SvcApache  = "apache2"
 )
 
 // Debconf questions of the Jitsi packages (owner package, question).
@@ -94,8 +74,35 @@ const (
 	CertChoiceLetsEncrypt = "Let's Encrypt certificates"
 )
 
-// GracefulShutdownScript is shipped by jitsi-videobridge2 and drains the bridge.
+// GracefulShutdownScript is shipped by jitsi-videobridge2: it asks the
+// bridge for a graceful shutdown over REST, waits for its participants to
+// leave and for the process to exit. It needs jq and has no timeout of its
+// own (callers bound it).
 const GracefulShutdownScript = "/usr/share/jitsi-videobridge/graceful_shutdown.sh"
+
+// GracefulShutdownNeeds are the programs GracefulShutdownScript runs.
+var GracefulShutdownNeeds = []string{"curl", "jq"}
+
+// The bridge's private HTTP server (videobridge.http-servers.private, on
+// loopback) and what the node agent uses of it.
+const (
+	BridgeAPI = "http://127.0.0.1:8080"
+	// HealthPath answers 200 when healthy, 5xx with the reason otherwise.
+	HealthPath = "/about/health"
+	// DrainEnablePath stops new conferences (stable 6865 and later).
+	DrainEnablePath = "/colibri/drain/enable"
+	// StatsPath is a flat JSON object; StatsConferences counts conferences.
+	StatsPath        = "/colibri/stats"
+	StatsConferences = "conferences"
+	// ShutdownPath with ShutdownBody: leave the brewery once participants
+	// are gone, then exit (needs REST and rest.shutdown enabled).
+	ShutdownPath = "/colibri/shutdown"
+	ShutdownBody = `{"graceful-shutdown":"true"}`
+)
+
+// XMPPLoginRefused is what prosody answers (and the bridge logs) when the
+// bridge's secret is not the JMS's: SASL failure not-authorized.
+const XMPPLoginRefused = "not-authorized"
 
 // ProsodyAccountFile is where prosody keeps an account (internal_hashed
 // storage): /var/lib/prosody/<escaped host>/accounts/<user>.dat.

@@ -96,12 +96,6 @@ func IsRepoPackage(name string) bool {
 	return i < len(RepoPackages) && RepoPackages[i] == name
 }
 
-// ApplierDepends are the Debian packages the first-boot applier (Applier)
-// runs: curl for the registry API and the bridge's health check, ip from
-// iproute2 for the NAT address, CA certificates for an https registry. Every
-// image gets them at bake.
-var ApplierDepends = []string{"ca-certificates", "curl", "iproute2"}
-
 // BakePlaceholderFQDN answers jitsi-videobridge/jvb-hostname while an image is
 // baked. The .invalid TLD (RFC 2606) never resolves, so a bridge booted
 // without user-data fails loudly instead of talking to "localhost".
@@ -131,8 +125,8 @@ func RoleBake(r node.Role) (Bake, bool) {
 		return Bake{
 			Before: []string{PkgApache},
 			Cached: []string{PkgMeet, PkgMeetWeb, PkgMeetWebConfig, PkgMeetProsody, PkgJicofo, PkgJVB},
-			// The applier enables prosody, jicofo and Apache at first boot
-			// (JITSI_NODE_SERVICES); a local bridge only when asked.
+			// The node agent enables prosody, jicofo and Apache at first
+			// boot (JMSServices); a local bridge only when asked.
 			Disable: []string{SvcProsody, PkgApache},
 		}, true
 	}

@@ -74,8 +74,9 @@ type Spec struct {
 	// (active, or failed with the reason) once first boot is done.
 	Registry *RegistryLink `json:"registry,omitempty"`
 	// Group, when set, makes this the shared user-data of an autoscaling
-	// group of bridges: each bridge claims its own nickname from Registry at
-	// first boot instead of carrying one (Nickname stays empty).
+	// group of bridges: each bridge claims its own identity from Registry at
+	// first boot instead of carrying one (Nickname stays empty), and
+	// Registry.Credential is the group's token.
 	Group string `json:"group,omitempty"`
 }
 
@@ -94,14 +95,34 @@ type RegistryLink struct {
 	Credential string `json:"-"`
 }
 
+// NATMode is how a bridge finds the public address it advertises.
+type NATMode string
+
+const (
+	// NATAuto (the default) discovers the public address at boot: the
+	// cloud's metadata service, then STUN. The bridge advertises it as a
+	// static mapping of its local address.
+	NATAuto NATMode = "auto"
+	// NATStatic advertises NAT.PublicAddress, given by the operator. A
+	// public address always means static.
+	NATStatic NATMode = "static"
+	// NATNone writes no mapping and no STUN server: a private-only
+	// deployment, or a bridge whose own interface holds its public address.
+	NATNone NATMode = "none"
+)
+
 // NAT settings of a bridge behind NAT (JVB only).
 type NAT struct {
+	// Mode is auto, static or none; WithDefaults makes it static when
+	// PublicAddress is set and auto otherwise.
+	Mode NATMode `json:"mode,omitempty"`
 	// PublicAddress is the public IP address the bridge advertises.
 	PublicAddress string `json:"public_address,omitempty"`
 	// LocalAddress is the private address that PublicAddress maps to. When
-	// empty, first boot fills in the node's primary address.
+	// empty, the node agent fills in the node's primary address at boot.
 	LocalAddress string `json:"local_address,omitempty"`
-	// STUNServers are host:port pairs used to discover the public address.
+	// STUNServers are host:port pairs: the agent asks them for the public
+	// address (auto), and the bridge is configured with them.
 	STUNServers []string `json:"stun_servers,omitempty"`
 }
 
@@ -129,6 +150,12 @@ func (s Spec) WithDefaults() Spec {
 		}
 		if s.Format == "" {
 			s.Format = FormatModern
+		}
+		switch {
+		case s.NAT.PublicAddress != "" && s.NAT.Mode != NATNone:
+			s.NAT.Mode = NATStatic // --public-ip wins over auto
+		case s.NAT.Mode == "":
+			s.NAT.Mode = NATAuto
 		}
 	}
 	if s.Role == RoleJMS && s.Cert.Choice == "" {

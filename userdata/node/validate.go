@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/netip"
@@ -79,7 +80,7 @@ func (s Spec) validate(needNickname bool) error {
 			{"nickname", s.Nickname != ""},
 			{"shard_id", s.ShardID != ""},
 			{"format", s.Format != ""},
-			{"nat", s.NAT.PublicAddress != "" || s.NAT.LocalAddress != "" || len(s.NAT.STUNServers) > 0},
+			{"nat", s.NAT.Mode != "" || s.NAT.PublicAddress != "" || s.NAT.LocalAddress != "" || len(s.NAT.STUNServers) > 0},
 			{"extra_shards", len(s.ExtraShards) > 0},
 			{"group", s.Group != ""},
 		} {
@@ -266,6 +267,22 @@ func (v *validator) shards(s Spec) {
 }
 
 func (v *validator) nat(n NAT) {
+	switch n.Mode {
+	case NATAuto:
+	case NATStatic:
+		if n.PublicAddress == "" {
+			v.add("nat.public_address", "is required with nat.mode static: give the public address (--public-ip), or use nat.mode auto")
+		}
+	case NATNone:
+		if n.PublicAddress != "" || n.LocalAddress != "" {
+			v.add("nat.mode", "none writes no mapping: drop the public and local addresses (--public-ip, --local-ip), or use auto")
+		}
+		if len(n.STUNServers) > 0 {
+			v.add("nat.mode", "none uses no STUN server: drop --stun, or use auto")
+		}
+	default:
+		v.add("nat.mode", "%q is not a NAT mode: use auto (discover the public address at boot) or none (a private-only deployment)", n.Mode)
+	}
 	ip := func(field, s string) {
 		if s == "" {
 			return
@@ -309,8 +326,8 @@ func (v *validator) group(s Spec) {
 	if s.Nickname != "" {
 		v.add("nickname", "must be empty with a group: each bridge of group %q claims its nickname at boot", s.Group)
 	}
-	if s.Format != FormatModern {
-		v.add("format", "%q cannot be used with a group: a claimed nickname reaches jvb.conf through the environment, which only the modern format reads", s.Format)
+	if s.NAT.PublicAddress != "" {
+		v.add("nat.public_address", "cannot be used with a group: its bridges share one user-data, so each finds its own public address at boot (nat.mode auto)")
 	}
 	if len(s.Group) > MaxNicknameLen || !isLowerName(s.Group, false) {
 		v.add("group", "%q is not allowed: use lower-case letters, digits and '-', starting with a letter, at most %d", s.Group, MaxNicknameLen)
@@ -330,6 +347,11 @@ func (v *validator) registry(r RegistryLink) {
 		v.add("registry.url", "%q is not a registry URL: use http(s)://host[:port] without path, query or credentials", r.URL)
 	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
 		v.add("registry.url", "%q: plain http would send the node's credential in clear: use https (http is allowed on loopback only)", r.URL)
+	}
+	if r.CA != "" {
+		if pool := x509.NewCertPool(); !pool.AppendCertsFromPEM([]byte(r.CA)) {
+			v.add("registry.ca", "holds no PEM certificate: give the registry's CA (or self-signed) certificate, BEGIN CERTIFICATE … END CERTIFICATE")
+		}
 	}
 	switch {
 	case r.Credential == "":

@@ -32,6 +32,23 @@ func TestValidateAcceptsGoodSpecs(t *testing.T) {
 			s.ExtraShards = []Shard{{ID: "shard-2", JMSFQDN: "meet2.example.org", Secret: "x"}}
 			return s
 		}(),
+		"bridge group legacy": func() Spec {
+			s := bridge()
+			s.Nickname, s.Group, s.Format = "", "bridges-eu", FormatLegacy
+			s.Registry = &RegistryLink{URL: "https://registry.example.org:8443/", Credential: "tok-0123456789abcdef"}
+			return s
+		}(),
+		"bridge nat none": func() Spec { s := bridge(); s.NAT.Mode = NATNone; return s }(),
+		"bridge nat auto stun": func() Spec {
+			s := bridge()
+			s.NAT = NAT{Mode: NATAuto, STUNServers: []string{"stun.example.org:3478"}}
+			return s
+		}(),
+		"bridge auto with public ip is static": func() Spec {
+			s := bridge()
+			s.NAT = NAT{Mode: NATAuto, PublicAddress: "203.0.113.1"}
+			return s
+		}(),
 		"bridge group": func() Spec {
 			s := bridge()
 			s.Nickname, s.Group = "", "bridges-eu"
@@ -115,10 +132,15 @@ func TestValidateRejects(t *testing.T) {
 			s.Group = "g"
 			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", Credential: "t-0123456789abcdef"}
 		}, `nickname: must be empty with a group: each bridge of group "g" claims its nickname at boot`},
-		{"group legacy", func(s *Spec) {
-			s.Nickname, s.Group, s.Format = "", "g", FormatLegacy
+		{"group public ip", func(s *Spec) {
+			s.Nickname, s.Group = "", "g"
+			s.NAT.PublicAddress = "203.0.113.1"
 			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", Credential: "t-0123456789abcdef"}
-		}, `format: "legacy" cannot be used with a group`},
+		}, `nat.public_address: cannot be used with a group`},
+		{"nat mode", func(s *Spec) { s.NAT.Mode = "upnp" }, `nat.mode: "upnp" is not a NAT mode: use auto`},
+		{"nat none with address", func(s *Spec) { s.NAT = NAT{Mode: NATNone, PublicAddress: "203.0.113.1"} }, "nat.mode: none writes no mapping"},
+		{"nat none with stun", func(s *Spec) { s.NAT = NAT{Mode: NATNone, STUNServers: []string{"stun.example.org:3478"}} }, "nat.mode: none uses no STUN server"},
+		{"nat static without address", func(s *Spec) { s.NAT.Mode = NATStatic }, "nat.public_address: is required with nat.mode static"},
 		{"group bad name", func(s *Spec) {
 			s.Nickname, s.Group = "", "G 1"
 			s.Registry = &RegistryLink{URL: "http://127.0.0.1:8443", Credential: "t-0123456789abcdef"}
@@ -136,6 +158,9 @@ func TestValidateRejects(t *testing.T) {
 		{"registry plain http on a private address", func(s *Spec) {
 			s.Registry = &RegistryLink{URL: "http://10.0.2.102", Credential: "t-0123456789abcdef"}
 		}, `registry.url: "http://10.0.2.102": plain http`},
+		{"registry ca", func(s *Spec) {
+			s.Registry = &RegistryLink{URL: "https://r.example.org", Credential: "t-0123456789abcdef", CA: "not a certificate"}
+		}, "registry.ca: holds no PEM certificate"},
 		{"registry no token", func(s *Spec) { s.Registry = &RegistryLink{URL: "https://r.example.org"} }, "registry.credential: is required"},
 		{"registry token space", func(s *Spec) {
 			s.Registry = &RegistryLink{URL: "https://r.example.org", Credential: "a b-0123456789abcdef"}

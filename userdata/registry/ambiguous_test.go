@@ -15,15 +15,15 @@ import (
 // find the claims by id: same nodes returned, no number used twice or lost.
 func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 	r, _ := openTemp(t)
-	var faults, fastFaults atomic.Int64
-	var fastSeen int64
+	var faults, oneExecFaults atomic.Int64
+	var oneExecSeen int64
 	r.faultAfterCommit = func() error {
 		// Commits run one at a time, on the batcher's goroutine.
-		fast := r.fastCommits.Load() != fastSeen
-		fastSeen = r.fastCommits.Load()
+		oneExec := r.oneExecBatches.Load() != oneExecSeen
+		oneExecSeen = r.oneExecBatches.Load()
 		if faults.Add(1)%3 == 1 { // every third commit "fails" after applying
-			if fast {
-				fastFaults.Add(1)
+			if oneExec {
+				oneExecFaults.Add(1)
 			}
 			return driver.ErrBadConn
 		}
@@ -35,8 +35,8 @@ func TestAmbiguousCommitIsNotRedone(t *testing.T) {
 	if faults.Load() < 4 {
 		t.Fatalf("only %d commits: the fault was hardly exercised", faults.Load())
 	}
-	if fastFaults.Load() == 0 {
-		t.Fatal("no one-round-trip commit was made ambiguous: that path was not exercised")
+	if oneExecFaults.Load() == 0 {
+		t.Fatal("no one-exec commit was made ambiguous: that path was not exercised")
 	}
 	if names := nicknames(got); !slices.Equal(names, series("jvb", workers*each)) {
 		t.Fatalf("answers are not exactly jvb-001…jvb-%03d: %v", workers*each, names)

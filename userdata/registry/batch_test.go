@@ -21,7 +21,7 @@ func TestBatcherWaitsForCallersThatCameDuringACommit(t *testing.T) {
 	unit := func() *claimUnit {
 		req := jvb("")
 		req.ClaimID = regapi.NewClaimID()
-		return &claimUnit{ctx: ctx, reqs: []regapi.ClaimRequest{req}, done: make(chan struct{})}
+		return &claimUnit{ctx: ctx, reqs: []claim{{ClaimRequest: req}}, done: make(chan struct{})}
 	}
 	// The window is long so that only the demand decides when a batch closes.
 	b = newBatcher(5*time.Second, 1024, func(units []*claimUnit) {

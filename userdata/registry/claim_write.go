@@ -12,10 +12,17 @@ import (
 	"time"
 )
 
-// The writing half of a claim batch: numbers for auto nicknames, the rows,
-// the event log.
+// The writing half of a claim batch: numbers for auto nicknames, then the
+// rows and the COMMIT in one exec.
 
 // allocate gives every auto claim the lowest free numbers of its series.
+//
+// When the transaction has sent nothing yet (no read, no write: every claim
+// auto, one series, nothing to check) and the memo holds the series' hint,
+// the numbers are taken by the compare-and-swap that write sends with the
+// INSERT: the whole batch is then one exec. Otherwise each series is taken
+// here, inside the transaction: in one statement when its lowest free range
+// holds more than the batch needs, else by reading the lowest ranges.
 func (t *claimTx) allocate(fresh []*newNode) error {
 	var order []seriesKey
 	bySeries := map[seriesKey][]*newNode{}
@@ -29,15 +36,23 @@ func (t *claimTx) allocate(fresh []*newNode) error {
 		}
 		bySeries[key] = append(bySeries[key], n)
 	}
+	if len(order) == 1 && t.trust.hints && !t.c.begun {
+		key := order[0]
+		if lo, ok := t.memo.hints[key]; ok {
+			nodes := bySeries[key]
+			t.take = &hintTake{key: key, lo: lo, k: len(nodes)}
+			for i, n := range nodes {
+				n.nickname = formatNickname(key.prefix, lo+int64(i))
+			}
+			return nil
+		}
+	}
 	for _, key := range order {
 		nodes := bySeries[key]
 		if err := t.ensureSeries(key); err != nil {
 			return err
 		}
-		first, ok, err := t.takeAtHint(key, len(nodes))
-		if err == nil && !ok {
-			first, ok, err = t.takeFromLowest(key, len(nodes))
-		}
+		first, ok, err := t.takeFromLowest(key, len(nodes))
 		if err != nil {
 			return err
 		}
@@ -45,11 +60,11 @@ func (t *claimTx) allocate(fresh []*newNode) error {
 			for i, n := range nodes {
 				n.nickname = formatNickname(key.prefix, first+int64(i))
 			}
-			t.learned[key] = first + int64(len(nodes))
+			t.nextHints[key] = first + int64(len(nodes))
 			continue
 		}
-		t.learned[key] = 0
-		ranges, err := t.rangeRows(qLowestRanges, key.shard, key.prefix, len(nodes))
+		t.nextHints[key] = 0
+		ranges, err := readRanges(t.ctx, t.c, qLowestRanges, key.shard, key.prefix, len(nodes))
 		if err != nil {
 			return err
 		}
@@ -67,83 +82,99 @@ func (t *claimTx) allocate(fresh []*newNode) error {
 	return nil
 }
 
-// insert writes the new rows, last in the transaction: in the common case
-// (up to maxRowsPerInsert rows) with the COMMIT in the same round trip.
-func (t *claimTx) insert(fresh []*newNode, out []unitOutcome) error {
+// write records the shards' new secret checks, then sends the new rows and
+// the COMMIT in one exec (with the compare-and-swap take in front, when
+// allocate chose it). SQLite numbers the rows of a multi-row INSERT
+// consecutively, one above the table's highest rowid (we hold the write
+// lock), so the last id tells them all.
+func (t *claimTx) write(fresh []*newNode, out []unitOutcome) error {
+	if err := t.recordFingerprints(); err != nil {
+		return err
+	}
+	if len(fresh) == 0 {
+		return nil // the transaction, if any, is committed by txOnce
+	}
+	if len(fresh) > maxClaimsPerTx {
+		return fmt.Errorf("insert nodes: %d claims in one transaction, at most %d", len(fresh), maxClaimsPerTx)
+	}
+	q := qInsertNodes(len(fresh))
+	if tk := t.take; tk != nil {
+		q = qTakeAtHint(tk.key, tk.k, tk.lo) + "; " + qInsertNodesIfChanged(len(fresh))
+	}
+	res, err := t.c.execAndCommit(t.ctx, q, t.nodeArgs(fresh)...)
+	if err != nil {
+		if t.trust.unrecorded && isConstraint(err) {
+			// A claim id recorded before (or, should the free ranges ever
+			// disagree with the rows, a live name): rolled back whole.
+			return fmt.Errorf("insert nodes: %w: %w", errClaimRecorded, err)
+		}
+		return fmt.Errorf("insert nodes: %w", err)
+	}
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("insert nodes: %w", err)
+	}
+	if t.take != nil && inserted == 0 {
+		// The swap missed: the empty transaction committed, nothing was
+		// written. Not an error of the attempt, so the connection is kept.
+		t.missed = true
+		return nil
+	}
+	if inserted != int64(len(fresh)) {
+		return fmt.Errorf("insert nodes: %d rows inserted for %d claims", inserted, len(fresh))
+	}
+	last, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert nodes: %w", err)
+	}
 	at, err := parseDBTime(t.at)
 	if err != nil {
 		return err
 	}
-	if err := t.recordFingerprints(); err != nil {
-		return err
+	for i, n := range fresh {
+		out[n.unit].nodes[n.idx] = n.recorded(last-int64(len(fresh)-1-i), at)
 	}
-	answer := func(n *newNode, id int64) { out[n.unit].nodes[n.idx] = n.issued(id, at) }
-	if len(fresh) == 0 {
-		return nil
-	}
-	if len(fresh) <= maxRowsPerInsert {
-		// SQLite numbers the rows of a multi-row INSERT consecutively, one
-		// above the table's highest rowid (we hold the write lock), so the
-		// last id tells them all.
-		res, err := t.c.execAndCommit(t.ctx, qInsertNodes(len(fresh)), t.nodeArgs(fresh)...)
-		if err != nil {
-			return fmt.Errorf("insert nodes: %w", err)
-		}
-		last, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("insert nodes: %w", err)
-		}
-		for i, n := range fresh {
-			answer(n, last-int64(len(fresh)-1-i))
-		}
-		return nil
-	}
-	for chunk := range slices.Chunk(fresh, maxRowsPerInsert) {
-		byClaim := make(map[string]*newNode, len(chunk))
-		for _, n := range chunk {
-			byClaim[n.req.ClaimID] = n
-		}
-		rows, err := t.c.QueryContext(t.ctx, qInsertNodes(len(chunk))+qReturningIDs, t.nodeArgs(chunk)...)
-		if err != nil {
-			return fmt.Errorf("insert nodes: %w", err)
-		}
-		got := 0
-		for rows.Next() {
-			var id int64
-			var claimID string
-			if err := rows.Scan(&id, &claimID); err != nil {
-				rows.Close()
-				return fmt.Errorf("insert nodes: %w", err)
-			}
-			n := byClaim[claimID]
-			if n == nil {
-				rows.Close()
-				return fmt.Errorf("insert nodes: unexpected claim id %q returned", claimID)
-			}
-			answer(n, id)
-			got++
-		}
-		if err := closeRows(rows); err != nil {
-			return fmt.Errorf("insert nodes: %w", err)
-		}
-		if got != len(chunk) {
-			return fmt.Errorf("insert nodes: %d ids returned for %d rows", got, len(chunk))
-		}
+	if tk := t.take; tk != nil {
+		t.nextHints[tk.key] = tk.lo + int64(tk.k)
+		t.oneExec.Add(1)
 	}
 	return nil
 }
 
-// issued is the node n became: row id, issued at at.
-func (n *newNode) issued(id int64, at time.Time) regapi.Node {
-	return regapi.Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
-		State: regapi.StateIssued, ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
+// state is the state n is recorded in.
+func (n *newNode) state() regapi.State {
+	if n.req.Pending {
+		return regapi.StatePending
+	}
+	return regapi.StateIssued
 }
 
+// recorded is the node n became: row id, recorded at at.
+func (n *newNode) recorded(id int64, at time.Time) regapi.Node {
+	nd := regapi.Node{ID: id, ClaimID: n.req.ClaimID, Shard: n.shard.fqdn, Role: n.req.Role, Nickname: n.nickname,
+		State: n.state(), ImageID: n.req.ImageID, InstanceID: n.req.InstanceID, Created: at, Updated: at}
+	if n.req.member != nil {
+		nd.Group = n.req.member.group
+	}
+	return nd
+}
+
+// nodeArgs are the values of nodeInsertColumns for nodes.
 func (t *claimTx) nodeArgs(nodes []*newNode) []any {
 	args := make([]any, 0, len(nodes)*nodeInsertColumnCount)
 	for _, n := range nodes {
-		args = append(args, n.req.ClaimID, n.shard.id, n.req.Role, n.nickname, string(regapi.StateIssued),
-			n.req.ImageID, n.req.InstanceID, t.at, t.at)
+		var group, keyHash, credential, expires any // NULL unless set
+		if m := n.req.member; m != nil {
+			group, keyHash = m.groupID, m.keyHash
+		}
+		if n.req.CredentialHash != "" {
+			credential = n.req.CredentialHash
+		}
+		if n.req.Pending {
+			expires = t.expires
+		}
+		args = append(args, n.req.ClaimID, n.shard.id, n.req.Role, n.nickname, string(n.state()),
+			n.req.ImageID, n.req.InstanceID, t.at, t.at, n.actor, group, credential, keyHash, expires)
 	}
 	return args
 }
@@ -168,28 +199,6 @@ func (t *claimTx) recordFingerprints() error {
 	return insertEvents(t.ctx, t.c, t.at, evs)
 }
 
-// takeAtHint is takeFromLowest without reading first: a compare-and-swap on
-// the range the hint says is the lowest. The UPDATE checks, under the write
-// lock, that the range still starts there, is still the lowest and holds more
-// than k numbers; no row changed means the hint was stale (another node
-// claimed, a number was released) and the caller reads instead. As the
-// batch's first exec it also carries BEGIN: one round trip for the lot.
-func (t *claimTx) takeAtHint(key seriesKey, k int) (first int64, ok bool, err error) {
-	lo, known := t.hints[key]
-	if !known {
-		return 0, false, nil
-	}
-	res, err := t.c.ExecContext(t.ctx, qTakeAtHint, k, key.shard, key.prefix, lo)
-	if err != nil {
-		return 0, false, fmt.Errorf("take free numbers: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, false, fmt.Errorf("take free numbers: %w", err)
-	}
-	return lo, n == 1, nil
-}
-
 // takeFromLowest takes k numbers in one statement when the lowest free range
 // holds more than k (planTake's common case); ok is false otherwise.
 func (t *claimTx) takeFromLowest(key seriesKey, k int) (first int64, ok bool, err error) {
@@ -205,7 +214,7 @@ func (t *claimTx) takeFromLowest(key seriesKey, k int) (first int64, ok bool, er
 
 // ensureSeries creates a series with all its numbers free on first use.
 func (t *claimTx) ensureSeries(key seriesKey) error {
-	if t.series[key] || t.facts.seriesExists(key) {
+	if t.series[key] || t.memo.series[key] {
 		return nil
 	}
 	var one int
@@ -237,10 +246,6 @@ func (t *claimTx) rangeRow(q string, key seriesKey, n int64) (numRange, bool, er
 	return r, true, nil
 }
 
-func (t *claimTx) rangeRows(q string, args ...any) ([]numRange, error) {
-	return readRanges(t.ctx, t.c, q, args...)
-}
-
 func (t *claimTx) applyRange(key seriesKey, ch rangeChange) error {
 	return applyRangeChange(t.ctx, t.c, key, ch)
 }
@@ -248,7 +253,7 @@ func (t *claimTx) applyRange(key seriesKey, ch rangeChange) error {
 // event is one row of the append-only event log.
 type event struct {
 	shard, node int64
-	kind        string
+	kind, actor string
 	detail      map[string]string
 }
 
@@ -264,7 +269,7 @@ func insertEvents(ctx context.Context, c *tx, at string, evs []event) error {
 				}
 				detail = string(b)
 			}
-			args = append(args, at, e.kind, nullID(e.shard), nullID(e.node), detail)
+			args = append(args, at, e.kind, nullID(e.shard), nullID(e.node), e.actor, detail)
 		}
 		if _, err := c.ExecContext(ctx, qInsertEvents(len(chunk)), args...); err != nil {
 			return fmt.Errorf("append events: %w", err)

@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,8 @@ func startCluster(t testing.TB, n int, opts ...Option) *testCluster {
 // startClusterWith is startCluster with options of each node's own.
 func startClusterWith(t testing.TB, n int, nodeOpts [][]Option, opts ...Option) *testCluster {
 	t.Helper()
+	// The nodes share the key of the secret checks, as a cluster's must.
+	opts = append([]Option{WithSecretKeyFile(filepath.Join(t.TempDir(), "secret-check.key"))}, opts...)
 	c := &testCluster{t: t, opts: opts, nodeOpts: nodeOpts, nodes: make([]*Registry, n)}
 	for range n {
 		c.dirs = append(c.dirs, t.TempDir())

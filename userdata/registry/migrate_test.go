@@ -65,7 +65,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if got, want := schemaObjects(t, r), schemaObjects(t, fresh); !slices.Equal(got, want) {
 		t.Errorf("migrated schema:\n%s\nfresh schema:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// A second open finds version 3 and migrates nothing.
+	// A second open finds the current version and migrates nothing.
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func schemaObjects(t *testing.T, r *Registry) []string {
 		if err := rows.Scan(&typ, &name, &sql); err != nil {
 			t.Fatal(err)
 		}
-		sql = strings.Join(strings.Fields(strings.NewReplacer(`"nodes"`, "nodes", "IF NOT EXISTS ", "").Replace(sql)), " ")
+		sql = strings.Join(strings.Fields(strings.NewReplacer(`"nodes"`, "nodes", `"events"`, "events", "IF NOT EXISTS ", "").Replace(sql)), " ")
 		out = append(out, typ+" "+name+": "+sql)
 	}
 	if err := closeRows(rows); err != nil {
@@ -98,6 +98,22 @@ func schemaObjects(t *testing.T, r *Registry) []string {
 // writeVersion2Registry writes, with dqlite directly, a registry as schema
 // version 2 left it.
 func writeVersion2Registry(t *testing.T, ctx context.Context, dir string) {
+	t.Helper()
+	const at = "2026-11-20T10:00:00.000000Z"
+	writeRegistry(t, ctx, dir, append(schemaVersion2[:len(schemaVersion2):len(schemaVersion2)],
+		`INSERT INTO shards (jms_fqdn, created_at) VALUES ('`+testShard+`', '`+at+`')`,
+		`INSERT INTO nodes (claim_id, shard_id, role, nickname, state, created_at, updated_at) VALUES
+			('c-1', 1, 'jvb', 'jvb-001', 'active', '`+at+`', '`+at+`'),
+			('c-2', 1, 'jvb', 'jvb-002', 'retired', '`+at+`', '`+at+`'),
+			('c-3', 1, 'jvb', 'jvb-003', 'issued', '`+at+`', '`+at+`')`,
+		`INSERT INTO number_series (shard_id, prefix) VALUES (1, 'jvb')`,
+		`INSERT INTO free_numbers (shard_id, prefix, lo, hi) VALUES (1, 'jvb', 2, 2), (1, 'jvb', 4, 999999999)`,
+	))
+}
+
+// writeRegistry runs stmts on a new registry database in dir with dqlite
+// directly (an older program's registry).
+func writeRegistry(t *testing.T, ctx context.Context, dir string, stmts []string) {
 	t.Helper()
 	addr, err := raftAddress(dir, "")
 	if err != nil {
@@ -117,16 +133,6 @@ func writeVersion2Registry(t *testing.T, ctx context.Context, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const at = "2026-11-20T10:00:00.000000Z"
-	stmts := append(schemaVersion2[:len(schemaVersion2):len(schemaVersion2)],
-		`INSERT INTO shards (jms_fqdn, created_at) VALUES ('`+testShard+`', '`+at+`')`,
-		`INSERT INTO nodes (claim_id, shard_id, role, nickname, state, created_at, updated_at) VALUES
-			('c-1', 1, 'jvb', 'jvb-001', 'active', '`+at+`', '`+at+`'),
-			('c-2', 1, 'jvb', 'jvb-002', 'retired', '`+at+`', '`+at+`'),
-			('c-3', 1, 'jvb', 'jvb-003', 'issued', '`+at+`', '`+at+`')`,
-		`INSERT INTO number_series (shard_id, prefix) VALUES (1, 'jvb')`,
-		`INSERT INTO free_numbers (shard_id, prefix, lo, hi) VALUES (1, 'jvb', 2, 2), (1, 'jvb', 4, 999999999)`,
-	)
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)

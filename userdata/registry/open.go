@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,15 +40,18 @@ type Registry struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	facts       facts               // committed facts that never change (facts.go)
-	hints       map[seriesKey]int64 // lowest free range starts; batcher goroutine only (claimTx.takeAtHint)
-	batches     atomic.Int64        // committed claim transactions (tests check grouping)
-	fastCommits atomic.Int64        // one-round-trip claim execs that committed nodes (claim_fast.go)
+	memo           memo          // what claim batches remember (memo.go); the batcher's goroutine only
+	reaped         chan struct{} // closed when reapLoop (pending.go) has stopped
+	batches        atomic.Int64  // committed claim transactions (tests check grouping)
+	oneExecBatches atomic.Int64  // batches sent as one exec (claim.go); counted when it committed, even if unacknowledged
 
 	// faultAfterCommit, when set (tests only), runs after every successful
 	// COMMIT; an error it returns is reported as the commit's, as when a
 	// leader dies between applying a commit and answering it.
 	faultAfterCommit func() error
+
+	secretKey     secretKey // of the secret checks (secretcheck.go)
+	secretKeyPath string
 }
 
 var _ regapi.Store = (*Registry)(nil)
@@ -97,6 +99,15 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 	cleanups = append(cleanups, func() { _ = lock.unlock() })
 
 	addr, err := raftAddress(dir, o.address)
+	if err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	keyPath := o.secretKeyFile
+	if keyPath == "" {
+		keyPath = filepath.Join(dir, secretKeyFileName)
+	}
+	// A joining node must be given the cluster's key; others make one.
+	key, err := loadSecretKey(keyPath, len(o.join) == 0)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
@@ -155,11 +166,17 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 
 	rctx, cancel := context.WithCancel(context.Background())
 	cleanups = append(cleanups, cancel)
-	r := &Registry{opts: o, dir: dir, lock: lock, app: node, socket: socket, db: db, ctx: rctx, cancel: cancel, hints: map[seriesKey]int64{}}
+	r := &Registry{opts: o, dir: dir, lock: lock, app: node, socket: socket, db: db, ctx: rctx, cancel: cancel, memo: newMemo(),
+		secretKey: key, secretKeyPath: keyPath}
 	if err := r.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
+	if err := r.checkSecretKeyID(ctx); err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
 	r.batch = newBatcher(o.gather, o.maxBatch, r.execClaims)
+	r.reaped = make(chan struct{})
+	go r.reapLoop()
 	return r, nil
 }
 
@@ -215,14 +232,25 @@ func (r *Registry) migrate(ctx context.Context) error {
 		if err := c.scanRow(ctx, qSchemaVersion, nil, &v); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		if steps, ok := migrations[v]; ok {
-			what := "migrate schema from version " + v
-			if err := execAll(ctx, c, slices.Concat(steps, []string{qSetSchemaVersion}), what); err != nil {
+		// Each migration brings the tables one version up, until they are
+		// at schemaVersion.
+		for v != schemaVersion {
+			steps, ok := migrations[v]
+			if !ok {
+				return fmt.Errorf("registry schema version is %s, this program knows %s: upgrade packer-plugin-jitsi", v, schemaVersion)
+			}
+			if err := execAll(ctx, c, steps, "migrate schema from version "+v); err != nil {
 				return err
 			}
-			from = v
-		} else if v != schemaVersion {
-			return fmt.Errorf("registry schema version is %s, this program knows %s: upgrade packer-plugin-jitsi", v, schemaVersion)
+			if from == "" {
+				from = v
+			}
+			v = nextSchemaVersion(v)
+		}
+		if from != "" {
+			if err := execAll(ctx, c, []string{qSetSchemaVersion}, "migrate schema"); err != nil {
+				return err
+			}
 		}
 		return execAll(ctx, c, schemaIndexes, "create schema")
 	})
@@ -283,6 +311,7 @@ func (r *Registry) Close() error {
 	r.closeOnce.Do(func() {
 		r.batch.close()
 		r.cancel()
+		<-r.reaped
 		var errs []error
 		if err := r.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close database: %w", err))

@@ -21,6 +21,10 @@ func (r *Registry) SetState(ctx context.Context, ref regapi.NodeRef, to regapi.S
 	if err := regapi.CheckStateChange(ref, to, reason); err != nil {
 		return regapi.Node{}, fmt.Errorf("set state: %w", err)
 	}
+	if to == regapi.StatePending {
+		return regapi.Node{}, fmt.Errorf("set state: %w: state: pending is where issue records a node; a node never goes back to it", regapi.ErrInvalid)
+	}
+	actor := regapi.ActorFrom(ctx)
 	// Resolve a nickname to the node's id once: should a COMMIT fail after
 	// being applied, the retry must see the same node (now in state to), not
 	// look for a live holder of the name that is no longer there.
@@ -59,7 +63,7 @@ func (r *Registry) SetState(ctx context.Context, ref regapi.NodeRef, to regapi.S
 		}
 		now := r.opts.now()
 		at := dbTime(now)
-		if _, err := c.ExecContext(ctx, qUpdateNodeState, string(to), reason, at, n.ID); err != nil {
+		if _, err := c.ExecContext(ctx, qUpdateNodeState, string(to), reason, at, n.ID, actor); err != nil {
 			return fmt.Errorf("update node: %w", err)
 		}
 		var shardID int64
@@ -152,7 +156,7 @@ func (r *Registry) RecordImage(ctx context.Context, img regapi.Image) (regapi.Im
 		if _, err := c.ExecContext(ctx, qUpsertImage, img.ArtifactID, img.Role, img.OS, string(versions), built, at); err != nil {
 			return fmt.Errorf("upsert image: %w", err)
 		}
-		return insertEvents(ctx, c, at, []event{{kind: "image",
+		return insertEvents(ctx, c, at, []event{{kind: "image", actor: regapi.ActorFrom(ctx),
 			detail: map[string]string{"artifact_id": img.ArtifactID, "role": img.Role, "os": img.OS}}})
 	})
 	if err != nil {
@@ -195,10 +199,13 @@ func (r *Registry) Images(ctx context.Context) ([]regapi.Image, error) {
 	return out, nil
 }
 
-// Event is one entry of the append-only event log.
+// Event is one entry of the append-only event log. Actor is who made the
+// change (regapi.ActorFrom): operator, node:<id>, group:<name> or registry;
+// empty for events of registries before schema version 4.
 type Event struct {
 	At     time.Time `json:"at"`
 	Kind   string    `json:"kind"`
+	Actor  string    `json:"actor,omitempty"`
 	Detail string    `json:"detail,omitempty"`
 }
 
@@ -214,7 +221,7 @@ func (r *Registry) Events(ctx context.Context, nodeID int64) ([]Event, error) {
 		for rows.Next() {
 			var e Event
 			var at string
-			if err := rows.Scan(&at, &e.Kind, &e.Detail); err != nil {
+			if err := rows.Scan(&at, &e.Kind, &e.Actor, &e.Detail); err != nil {
 				rows.Close()
 				return err
 			}
@@ -237,19 +244,28 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// queryNodes runs a query selecting nodeColumns.
 func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]regapi.Node, error) {
+	var out []regapi.Node
+	err := scanNodes(ctx, q, query, args, func(n regapi.Node) { out = append(out, n) })
+	return out, err
+}
+
+// scanNodes runs a query selecting nodeColumns and then the columns extra
+// points to, and calls each with every row.
+func scanNodes(ctx context.Context, q querier, query string, args []any, each func(regapi.Node), extra ...any) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []regapi.Node
 	for rows.Next() {
 		var n regapi.Node
 		var state, created, updated string
-		if err := rows.Scan(&n.ID, &n.ClaimID, &n.Shard, &n.Role, &n.Nickname, &state, &n.Reason,
-			&n.ImageID, &n.InstanceID, &created, &updated); err != nil {
+		dest := append([]any{&n.ID, &n.ClaimID, &n.Shard, &n.Role, &n.Nickname, &state, &n.Reason,
+			&n.ImageID, &n.InstanceID, &n.Group, &created, &updated}, extra...)
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
 		n.State = regapi.State(state)
 		if n.Created, err = parseDBTime(created); err == nil {
@@ -257,11 +273,11 @@ func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]re
 		}
 		if err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
-		out = append(out, n)
+		each(n)
 	}
-	return out, closeRows(rows)
+	return closeRows(rows)
 }
 
 func readRanges(ctx context.Context, q querier, query string, args ...any) ([]numRange, error) {

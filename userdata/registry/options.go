@@ -9,6 +9,7 @@ type options struct {
 	address        string
 	join           []string
 	peerTLS        *PeerTLS // nil: plain TCP between peers
+	secretKeyFile  string   // "": secret-check.key in the data directory (secretcheck.go)
 	lockTimeout    time.Duration
 	writeTimeout   time.Duration
 	busyTimeout    time.Duration

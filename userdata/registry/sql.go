@@ -4,6 +4,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,7 +23,18 @@ const dbName = "registry"
 //	3: nodes.released and one index for names and shards (one dirty index
 //	   page less per claim batch); a node's issue is its row, no longer also
 //	   an 'issued' event.
-const schemaVersion = "3"
+//	4: identities and crash safety: groups and their tokens; per node its
+//	   credential's hash, its group, its claim key's hash, who made its latest
+//	   change (actor, copied into the state events), and state 'pending' with
+//	   an expiry; events.actor; secret checks are keyed HMACs (the v1
+//	   fingerprints are dropped).
+const schemaVersion = "4"
+
+// nextSchemaVersion is the version a migration from v leads to.
+func nextSchemaVersion(v string) string {
+	n, _ := strconv.Atoi(v)
+	return strconv.Itoa(n + 1)
+}
 
 // schema creates the tables of a new registry; every statement is
 // idempotent. schemaIndexes follow, after any migration (migrations).
@@ -32,12 +44,37 @@ var schema = []string{
 		value TEXT NOT NULL
 	) WITHOUT ROWID`,
 	// A shard is one JMS and the bridges that serve it. secret_fp is the
-	// fingerprint (fingerprint.go) of the secret its nodes were issued with.
+	// keyed check (secretcheck.go) of the secret its nodes were issued with.
 	`CREATE TABLE IF NOT EXISTS shards (
 		id         INTEGER PRIMARY KEY,
 		jms_fqdn   TEXT NOT NULL UNIQUE,
 		secret_fp  TEXT NOT NULL DEFAULT '',
 		created_at TEXT NOT NULL
+	)`,
+	// An autoscaling group (regapi.Group). Its shard and role never change;
+	// released is 0 while the group is active and its own id once retired,
+	// so that a retired group's name may be used again (groups_name).
+	`CREATE TABLE IF NOT EXISTS groups (
+		id         INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		shard_id   INTEGER NOT NULL REFERENCES shards (id),
+		role       TEXT NOT NULL,
+		format     TEXT NOT NULL,
+		nat        TEXT NOT NULL DEFAULT '',
+		max_size   INTEGER NOT NULL CHECK (max_size > 0),
+		state      TEXT NOT NULL CHECK (state IN ('active', 'retired')),
+		released   INTEGER NOT NULL DEFAULT 0 CHECK ((released = 0) = (state = 'active')),
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	)`,
+	// A group's tokens, by the SHA-256 of the token (never the token):
+	// several may be live; revoked_at is set when one is revoked.
+	`CREATE TABLE IF NOT EXISTS group_tokens (
+		id         INTEGER PRIMARY KEY,
+		hash       TEXT NOT NULL UNIQUE,
+		group_id   INTEGER NOT NULL REFERENCES groups (id),
+		created_at TEXT NOT NULL,
+		revoked_at TEXT
 	)`,
 	// A node's row is also the record of its issue: created_at, claim_id and
 	// nickname never change. reason is what came with the node's latest state
@@ -68,33 +105,47 @@ var schema = []string{
 		recorded_at TEXT NOT NULL
 	)`,
 	// The event log is append-only, and the database enforces it. It holds
-	// what happens to nodes after their issue (state changes), images and
-	// secrets; Events adds a node's issue from its row.
-	`CREATE TABLE IF NOT EXISTS events (
-		id       INTEGER PRIMARY KEY,
-		at       TEXT NOT NULL,
-		kind     TEXT NOT NULL,
-		shard_id INTEGER,
-		node_id  INTEGER,
-		detail   TEXT NOT NULL DEFAULT ''
-	)`,
+	// what happens to nodes after their issue (state changes, new
+	// credentials), groups, images and secrets, each with its actor
+	// (regapi.ActorFrom); Events adds a node's issue from its row.
+	`CREATE TABLE IF NOT EXISTS events ` + eventsTable,
 	`INSERT INTO meta (key, value) VALUES ('schema_version', '` + schemaVersion + `') ON CONFLICT (key) DO NOTHING`,
 }
 
-// nodesTable is the nodes table's definition (schema, migrations).
+// nodesTable is the nodes table's definition (schema, migrations). actor
+// made the row's latest change. A group member has its group_id and the
+// SHA-256 of its claim key; credential is the SHA-256 of the node's own
+// credential (NULL when it has none, or is retired). A pending node expires
+// at expires_at.
 const nodesTable = `(
 	id          INTEGER PRIMARY KEY,
 	claim_id    TEXT NOT NULL UNIQUE,
 	shard_id    INTEGER NOT NULL REFERENCES shards (id),
 	role        TEXT NOT NULL,
 	nickname    TEXT NOT NULL,
-	state       TEXT NOT NULL CHECK (state IN ('issued', 'active', 'failed', 'draining', 'retired')),
+	state       TEXT NOT NULL CHECK (state IN ('pending', 'issued', 'active', 'failed', 'draining', 'retired')),
 	reason      TEXT NOT NULL DEFAULT '',
 	image_id    TEXT NOT NULL DEFAULT '',
 	instance_id TEXT NOT NULL DEFAULT '',
 	created_at  TEXT NOT NULL,
 	updated_at  TEXT NOT NULL,
-	released    INTEGER NOT NULL DEFAULT 0 CHECK ((released = 0) = (state <> 'retired'))
+	released    INTEGER NOT NULL DEFAULT 0 CHECK ((released = 0) = (state <> 'retired')),
+	actor       TEXT NOT NULL DEFAULT 'operator',
+	group_id    INTEGER REFERENCES groups (id),
+	credential  TEXT,
+	claim_key   TEXT,
+	expires_at  TEXT CHECK ((expires_at IS NOT NULL) = (state = 'pending'))
+)`
+
+// eventsTable is the events table's definition (schema, migrations).
+const eventsTable = `(
+	id       INTEGER PRIMARY KEY,
+	at       TEXT NOT NULL,
+	kind     TEXT NOT NULL,
+	shard_id INTEGER,
+	node_id  INTEGER,
+	actor    TEXT NOT NULL DEFAULT '',
+	detail   TEXT NOT NULL DEFAULT ''
 )`
 
 // schemaIndexes creates indexes and triggers, on tables that are up to date.
@@ -108,13 +159,24 @@ var schemaIndexes = []string{
 	// cluster; listings by state alone, and the event log, are read rarely
 	// and may scan.
 	`CREATE UNIQUE INDEX IF NOT EXISTS nodes_nickname ON nodes (shard_id, nickname, released)`,
+	// Partial indexes hold only the rows they are about, so a claim of a
+	// node without a credential, outside any group and not pending (the
+	// bulk of a fleet's claims) leaves them untouched.
+	`CREATE UNIQUE INDEX IF NOT EXISTS nodes_credential ON nodes (credential) WHERE credential IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS nodes_group ON nodes (group_id, released) WHERE group_id IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS nodes_pending ON nodes (expires_at) WHERE state = 'pending'`,
+	// One active group per name; retired ones keep theirs (released = id).
+	`CREATE UNIQUE INDEX IF NOT EXISTS groups_name ON groups (name, released)`,
+	`CREATE INDEX IF NOT EXISTS group_tokens_group ON group_tokens (group_id)`,
+	// Foreign keys: a shard upsert checks the groups that reference it.
+	`CREATE INDEX IF NOT EXISTS groups_shard ON groups (shard_id)`,
 	`CREATE INDEX IF NOT EXISTS images_built ON images (built_at)`,
-	// A state change logs itself: no code path can forget the event. A new
-	// reason without a new state (a failed node failing differently) is
-	// logged too, as a state event with from = to.
+	// A state change logs itself, with its actor: no code path can forget
+	// the event. A new reason without a new state (a failed node failing
+	// differently) is logged too, as a state event with from = to.
 	`CREATE TRIGGER IF NOT EXISTS nodes_log_state AFTER UPDATE OF state, reason ON nodes
 		WHEN OLD.state <> NEW.state OR OLD.reason <> NEW.reason BEGIN
-		INSERT INTO events (at, kind, shard_id, node_id, detail) VALUES (NEW.updated_at, 'state', NEW.shard_id, NEW.id,
+		INSERT INTO events (at, kind, shard_id, node_id, actor, detail) VALUES (NEW.updated_at, 'state', NEW.shard_id, NEW.id, NEW.actor,
 			json_object('from', OLD.state, 'to', NEW.state, 'reason', NEW.reason));
 	END`,
 	`CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
@@ -123,15 +185,17 @@ var schemaIndexes = []string{
 		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END`,
 }
 
-// migrations bring an older registry's tables to schemaVersion, keyed by the
-// version they start from; each runs in the transaction that opens the
-// registry, before schemaIndexes.
+// migrations bring an older registry's tables one version up, keyed by the
+// version they start from; they run in turn in the transaction that opens
+// the registry, before schemaIndexes. A table is rebuilt when SQLite cannot
+// alter it in place (a new CHECK, a changed one); its indexes and triggers
+// go with the old table and schemaIndexes makes them again.
 var migrations = map[string][]string{
-	// nodes gains released: the table is rebuilt (SQLite checks a new
-	// column's CHECK against the old rows, and their released comes from
-	// their state). Its indexes and triggers go with the old table; the
-	// 'issued' events logged so far stay (the log is append-only), and
-	// Events shows a node's issue once.
+	// nodes gains released: SQLite checks a new column's CHECK against the
+	// old rows, and their released comes from their state. The 'issued'
+	// events logged so far stay (the log is append-only), and Events shows
+	// a node's issue once. (The rebuilt table has today's columns; the next
+	// migration copies it once more.)
 	"2": {
 		`CREATE TABLE nodes_v3 ` + nodesTable,
 		`INSERT INTO nodes_v3 (id, claim_id, shard_id, role, nickname, state, reason, image_id, instance_id, created_at, updated_at, released)
@@ -140,6 +204,25 @@ var migrations = map[string][]string{
 		`DROP TABLE nodes`,
 		`ALTER TABLE nodes_v3 RENAME TO nodes`,
 	},
+	// nodes gains state 'pending' (a changed CHECK) and the identity
+	// columns, events its actor (rebuilt too, so that a migrated registry's
+	// schema reads like a new one's; DROP TABLE fires no trigger). The
+	// shards' v1 secret fingerprints — 16 bits of a PBKDF2 of the secret,
+	// salted with public data — are dropped: they let a reader of the
+	// database test secret guesses offline. The next issue of each shard
+	// records its keyed check.
+	"3": {
+		`CREATE TABLE nodes_v4 ` + nodesTable,
+		`INSERT INTO nodes_v4 (id, claim_id, shard_id, role, nickname, state, reason, image_id, instance_id, created_at, updated_at, released)
+			SELECT id, claim_id, shard_id, role, nickname, state, reason, image_id, instance_id, created_at, updated_at, released FROM nodes`,
+		`DROP TABLE nodes`,
+		`ALTER TABLE nodes_v4 RENAME TO nodes`,
+		`CREATE TABLE events_v4 ` + eventsTable,
+		`INSERT INTO events_v4 (id, at, kind, shard_id, node_id, detail) SELECT id, at, kind, shard_id, node_id, detail FROM events`,
+		`DROP TABLE events`,
+		`ALTER TABLE events_v4 RENAME TO events`,
+		`UPDATE shards SET secret_fp = ''`,
+	},
 }
 
 // qSetSchemaVersion ends a migration.
@@ -147,12 +230,23 @@ const qSetSchemaVersion = `UPDATE meta SET value = '` + schemaVersion + `' WHERE
 
 const qSchemaVersion = `SELECT value FROM meta WHERE key = 'schema_version'`
 
+// The id of the key of the secret checks (secretcheck.go).
+const (
+	qSecretKeyID    = `SELECT value FROM meta WHERE key = 'secret_key_id'`
+	qSetSecretKeyID = `INSERT INTO meta (key, value) VALUES ('secret_key_id', ?)`
+)
+
 // Transactions: BEGIN IMMEDIATE takes the write lock at once, so a writer
 // waits (busy timeout) instead of failing on a stale snapshot later.
 const (
 	qBegin    = `BEGIN IMMEDIATE`
 	qCommit   = `COMMIT`
 	qRollback = `ROLLBACK`
+	// A unit's explicit names are reserved under a savepoint, so that a
+	// refused name undoes the unit's earlier cuts (claimTx.reserveExplicit).
+	qSavepoint           = `SAVEPOINT unit`
+	qRollbackToSavepoint = `ROLLBACK TO unit`
+	qReleaseSavepoint    = `RELEASE unit`
 )
 
 // Shards.
@@ -165,35 +259,105 @@ func qUpsertShards(n int) string {
 		` ON CONFLICT (jms_fqdn) DO UPDATE SET jms_fqdn = excluded.jms_fqdn RETURNING id, jms_fqdn, secret_fp`
 }
 
-// Nodes.
+// Nodes. nodeColumns are what queryNodes scans, in order.
 const nodeColumns = `SELECT n.id, n.claim_id, s.jms_fqdn, n.role, n.nickname, n.state, n.reason,
-	n.image_id, n.instance_id, n.created_at, n.updated_at
-	FROM nodes n JOIN shards s ON s.id = n.shard_id`
+	n.image_id, n.instance_id, COALESCE(g.name, ''), n.created_at, n.updated_at`
+
+// nodesFrom joins what a node's record needs.
+const nodesFrom = ` FROM nodes n JOIN shards s ON s.id = n.shard_id LEFT JOIN groups g ON g.id = n.group_id`
 
 const (
-	qNodeByID           = nodeColumns + ` WHERE n.id = ?`
-	qLiveNodeByNickname = nodeColumns + ` WHERE s.jms_fqdn = ? AND n.nickname = ? AND n.released = 0`
+	qNodeByID           = nodeColumns + nodesFrom + ` WHERE n.id = ?`
+	qLiveNodeByNickname = nodeColumns + nodesFrom + ` WHERE s.jms_fqdn = ? AND n.nickname = ? AND n.released = 0`
 	qLiveNicknameTaken  = `SELECT id FROM nodes WHERE shard_id = ? AND nickname = ? AND released = 0`
-	// Retiring releases the name (see nodes_nickname); retired is final.
-	qUpdateNodeState = `UPDATE nodes SET state = ?1, reason = ?2, updated_at = ?3,
-		released = CASE WHEN ?1 = 'retired' THEN id ELSE 0 END WHERE id = ?4`
+	// Retiring releases the name (see nodes_nickname) and drops the node's
+	// credential; retired is final. No state change sets pending, so every
+	// one ends a pending node's expiry.
+	qUpdateNodeState = `UPDATE nodes SET state = ?1, reason = ?2, updated_at = ?3, actor = ?5,
+		released = CASE WHEN ?1 = 'retired' THEN id ELSE 0 END, expires_at = NULL,
+		credential = CASE WHEN ?1 = 'retired' THEN NULL ELSE credential END WHERE id = ?4`
 	qNodeShardID = `SELECT shard_id FROM nodes WHERE id = ?`
 	// nodeInsertColumns are the columns claimTx.nodeArgs gives, in order.
-	nodeInsertColumns     = `claim_id, shard_id, role, nickname, state, image_id, instance_id, created_at, updated_at`
-	nodeInsertColumnCount = 9
+	nodeInsertColumns = `claim_id, shard_id, role, nickname, state, image_id, instance_id, created_at, updated_at,
+		actor, group_id, credential, claim_key, expires_at`
+	nodeInsertColumnCount = 14
+	// qSetNodeCredential replaces a node's credential (a claim repeated
+	// with a new one).
+	qSetNodeCredential = `UPDATE nodes SET credential = ?, updated_at = ?, actor = ? WHERE id = ?`
+	// qNodeByCredential finds a live node by its credential's hash.
+	qNodeByCredential = nodeColumns + nodesFrom + ` WHERE n.credential = ?`
 )
 
-func qNodesByClaimID(n int) string {
-	return nodeColumns + ` WHERE n.claim_id IN (` + params(n) + `)`
+// qRecordedClaims looks n claim ids up, with what a repeated claim checks:
+// the node's group, its claim key's hash and its credential's hash.
+func qRecordedClaims(n int) string {
+	return nodeColumns + `, COALESCE(n.group_id, 0), COALESCE(n.claim_key, ''), COALESCE(n.credential, '')` +
+		nodesFrom + ` WHERE n.claim_id IN (` + params(n) + `)`
 }
 
-// qInsertNodes inserts n nodes; SQLite gives them ids (see claimTx.insert).
+// qInsertNodes inserts n nodes; SQLite gives them ids (see claimTx.write).
 func qInsertNodes(n int) string {
 	return `INSERT INTO nodes (` + nodeInsertColumns + `) VALUES ` + rows(n, nodeInsertColumnCount)
 }
 
-// qReturningIDs makes qInsertNodes return each row's id.
-const qReturningIDs = ` RETURNING id, claim_id`
+// qInsertNodesIfChanged is qInsertNodes guarded by the statement before it
+// in the same exec (qTakeAtHint): it inserts the rows only if that statement
+// changed exactly one row.
+func qInsertNodesIfChanged(n int) string {
+	return `INSERT INTO nodes (` + nodeInsertColumns + `) SELECT * FROM (VALUES ` +
+		rows(n, nodeInsertColumnCount) + `) WHERE changes() = 1`
+}
+
+// maxClaimsPerTx bounds the claims of one transaction so that its nodes fit
+// one INSERT (SQLite takes at most 32 766 bound parameters). It caps
+// WithMaxBatch and is above regapi.MaxClaimsPerRequest.
+const maxClaimsPerTx = 1024
+
+// Pending nodes (pending.go).
+const (
+	qNodeStatesHead = `SELECT id, state, nickname FROM nodes WHERE id IN (`
+	qNodesByIDHead  = nodeColumns + nodesFrom + ` WHERE n.id IN (`
+	// qExpiredPending lists pending nodes whose expiry passed (nodes_pending).
+	qExpiredPending = `SELECT id FROM nodes WHERE state = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?`
+	qNodeExpiry     = `SELECT expires_at FROM nodes WHERE id = ?`
+)
+
+func qNodeStates(n int) string { return qNodeStatesHead + params(n) + `)` }
+
+func qNodesByID(n int) string { return qNodesByIDHead + params(n) + `) ORDER BY n.id` }
+
+// qConfirmNodes ends n pending nodes' wait: their user-data is in place.
+func qConfirmNodes(n int) string {
+	return `UPDATE nodes SET state = 'issued', expires_at = NULL, updated_at = ?, actor = ? WHERE state = 'pending' AND id IN (` + params(n) + `)`
+}
+
+// Groups (groups.go).
+const groupColumns = `SELECT g.id, g.name, s.jms_fqdn, g.role, g.format, g.nat, g.max_size, g.state, g.created_at, g.updated_at,
+	(SELECT count(*) FROM nodes n WHERE n.group_id = g.id AND n.released = 0),
+	(SELECT count(*) FROM group_tokens t WHERE t.group_id = g.id AND t.revoked_at IS NULL)
+	FROM groups g JOIN shards s ON s.id = g.shard_id`
+
+const (
+	qLiveGroupByName = groupColumns + ` WHERE g.name = ? AND g.released = 0`
+	qGroupByID       = groupColumns + ` WHERE g.id = ?`
+	// Live groups first, then retired ones, newest first.
+	qListGroups  = groupColumns + ` ORDER BY g.released <> 0, g.name, g.id DESC`
+	qInsertGroup = `INSERT INTO groups (name, shard_id, role, format, nat, max_size, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)`
+	qUpdateGroup = `UPDATE groups SET format = ?, nat = ?, max_size = ?, updated_at = ? WHERE id = ?`
+	qRetireGroup = `UPDATE groups SET state = 'retired', released = id, updated_at = ? WHERE id = ?`
+	// qGroupOfClaim is what a member's claim checks inside the transaction.
+	qGroupOfClaim     = `SELECT state, max_size FROM groups WHERE id = ?`
+	qGroupLiveMembers = `SELECT count(*) FROM nodes WHERE group_id = ? AND released = 0`
+	qInsertGroupToken = `INSERT INTO group_tokens (hash, group_id, created_at) VALUES (?, ?, ?)`
+	// qRevokeGroupTokens revokes a group's live tokens up to id ?3.
+	qRevokeGroupTokens = `UPDATE group_tokens SET revoked_at = ?1 WHERE group_id = ?2 AND revoked_at IS NULL AND id <= ?3`
+	// qNewestGroupToken is the id of a group's newest live token (NULL: none).
+	qNewestGroupToken = `SELECT max(id) FROM group_tokens WHERE group_id = ? AND revoked_at IS NULL`
+	// qGroupByToken finds an active group by a live token's hash.
+	qGroupByToken = `SELECT g.id, g.name FROM group_tokens t JOIN groups g ON g.id = t.group_id
+		WHERE t.hash = ? AND t.revoked_at IS NULL AND g.state = 'active'`
+)
 
 // qListNodes selects nodes matching f; each filter adds an indexed condition.
 func qListNodes(f regapi.Filter) (string, []any) {
@@ -209,7 +373,7 @@ func qListNodes(f regapi.Filter) (string, []any) {
 		where, args = append(where, `n.role = ?`), append(args, f.Role)
 	}
 	where, args = append(where, `n.id > ?`), append(args, f.AfterID)
-	q := nodeColumns + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY n.id`
+	q := nodeColumns + nodesFrom + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY n.id`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
@@ -232,12 +396,26 @@ const (
 		WHERE shard_id = ?2 AND prefix = ?3 AND hi - lo + 1 > ?1
 		AND lo = (SELECT lo FROM free_numbers WHERE shard_id = ?2 AND prefix = ?3 ORDER BY lo LIMIT 1)
 		RETURNING lo - ?1`
-	// qTakeAtHint is qTakeFromLowest as a compare-and-swap on a remembered
-	// lowest range start (?4): it changes one row or none.
-	qTakeAtHint = `UPDATE free_numbers SET lo = lo + ?1
-		WHERE shard_id = ?2 AND prefix = ?3 AND lo = ?4 AND hi - lo + 1 > ?1
-		AND NOT EXISTS (SELECT 1 FROM free_numbers WHERE shard_id = ?2 AND prefix = ?3 AND lo < ?4)`
 )
+
+// qTakeAtHint is qTakeFromLowest as a compare-and-swap on a remembered
+// lowest range start lo: it changes one row or none. Under the write lock it
+// checks that the range still starts at lo, is still the lowest and holds
+// more than k numbers. Its values are written into the SQL because it
+// shares an exec with qInsertNodesIfChanged, and only one statement of a
+// multi-statement exec may take parameters: two integers, a count, and a
+// prefix that validation limits to a role name (quoted all the same).
+func qTakeAtHint(key seriesKey, k int, lo int64) string {
+	shard, prefix, kk, l := strconv.FormatInt(key.shard, 10), sqlQuote(key.prefix), strconv.Itoa(k), strconv.FormatInt(lo, 10)
+	return `UPDATE free_numbers SET lo = lo + ` + kk +
+		` WHERE shard_id = ` + shard + ` AND prefix = ` + prefix + ` AND lo = ` + l + ` AND hi - lo + 1 > ` + kk +
+		` AND NOT EXISTS (SELECT 1 FROM free_numbers WHERE shard_id = ` + shard + ` AND prefix = ` + prefix + ` AND lo < ` + l + `)`
+}
+
+// sqlQuote writes s as an SQL string literal.
+func sqlQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
 
 func qDeleteRanges(n int) string {
 	return `DELETE FROM free_numbers WHERE shard_id = ? AND prefix = ? AND lo IN (` + params(n) + `)`
@@ -248,18 +426,22 @@ func qInsertRanges(n int) string {
 }
 
 // Events.
-const eventInsertColumnCount = 5
+const eventInsertColumnCount = 6
 
 func qInsertEvents(n int) string {
-	return `INSERT INTO events (at, kind, shard_id, node_id, detail) VALUES ` + rows(n, eventInsertColumnCount)
+	return `INSERT INTO events (at, kind, shard_id, node_id, actor, detail) VALUES ` + rows(n, eventInsertColumnCount)
 }
 
 // qEventsOfNode is a node's history: its issue, read from its row (logged as
-// an event only by registries from before schema version 3), then its events.
-const qEventsOfNode = `SELECT at, kind, detail FROM (
-	SELECT created_at AS at, 'issued' AS kind, json_object('nickname', nickname, 'role', role, 'claim_id', claim_id) AS detail, 0 AS ord
-		FROM nodes WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE node_id = ?1 AND kind = 'issued')
-	UNION ALL SELECT at, kind, detail, id FROM events WHERE node_id = ?1
+// an event only by registries from before schema version 3) — by its group's
+// token for a group member, else by an operator, the only other actor that
+// may claim — then its events.
+const qEventsOfNode = `SELECT at, kind, actor, detail FROM (
+	SELECT n.created_at AS at, 'issued' AS kind, COALESCE('group:' || g.name, 'operator') AS actor,
+		json_object('nickname', n.nickname, 'role', n.role, 'claim_id', n.claim_id) AS detail, 0 AS ord
+		FROM nodes n LEFT JOIN groups g ON g.id = n.group_id
+		WHERE n.id = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE node_id = ?1 AND kind = 'issued')
+	UNION ALL SELECT at, kind, actor, detail, id FROM events WHERE node_id = ?1
 ) ORDER BY ord`
 
 // Images.

@@ -135,7 +135,7 @@ func TestSetStateRefusesBadReasons(t *testing.T) {
 	}
 	// All problems at once, each led by its field.
 	_, err := r.SetState(ctx, regapi.NodeRef{Shard: "Bad", Nickname: "jvb-001"}, "up", "a\tb")
-	for _, want := range []string{"shard: ", `state: "up" is not one of issued, active, failed, draining, retired`, "reason: has a control"} {
+	for _, want := range []string{"shard: ", `state: "up" is not one of pending, issued, active, failed, draining, retired`, "reason: has a control"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to say %q", err, want)
 		}

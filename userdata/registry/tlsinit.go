@@ -43,6 +43,10 @@ type ClusterTLSRequest struct {
 	// Name is the cluster's name, the first DNS name of every node
 	// certificate. Default DefaultClusterName.
 	Name string
+	// APINames are further names (DNS names or IP addresses) on every node
+	// certificate: the load balancer in front of the APIs, or another
+	// address clients reach them at.
+	APINames []string
 	// Validity of the CA and the node certificates. Default 10 years.
 	Validity time.Duration
 }
@@ -85,6 +89,11 @@ func InitClusterTLS(req ClusterTLSRequest) (ClusterTLS, error) {
 	if len(req.Nodes) == 0 {
 		errs = append(errs, errors.New("nodes: give every node's host (DNS name or IP address)"))
 	}
+	for _, n := range req.APINames {
+		if _, err := hostFileName(n); err != nil {
+			errs = append(errs, fmt.Errorf("api name %q: %w", n, err))
+		}
+	}
 	out := ClusterTLS{CA: filepath.Join(req.Dir, ClusterCAFile), CAKey: filepath.Join(req.Dir, clusterCAKeyFile)}
 	seen := map[string]bool{}
 	for _, h := range req.Nodes {
@@ -119,7 +128,7 @@ func InitClusterTLS(req ClusterTLSRequest) (ClusterTLS, error) {
 	}
 	out.CAReused = reused
 	for _, f := range out.NodeFiles {
-		certPEM, keyPEM, err := nodeCert(ca, caKey, req.Name, f.Host, now, req.Validity)
+		certPEM, keyPEM, err := nodeCert(ca, caKey, req.Name, append([]string{f.Host}, req.APINames...), now, req.Validity)
 		if err != nil {
 			return out, fmt.Errorf("make certificate of %s: %w", f.Host, err)
 		}
@@ -223,15 +232,16 @@ func loadOrMakeCA(certPath, keyPath, name string, now time.Time, validity time.D
 	return ca, key, false, err
 }
 
-// nodeCert makes a node's certificate (PEM) and key (PEM, PKCS #8).
-func nodeCert(ca *x509.Certificate, caKey crypto.Signer, name, host string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+// nodeCert makes a node's certificate (PEM) and key (PEM, PKCS #8) for
+// hosts (the node's first).
+func nodeCert(ca *x509.Certificate, caKey crypto.Signer, name string, hosts []string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: host},
+		Subject:      pkix.Name{CommonName: hosts[0]},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -241,10 +251,12 @@ func nodeCert(ca *x509.Certificate, caKey crypto.Signer, name, host string, now 
 	if tmpl.NotAfter.After(ca.NotAfter) {
 		tmpl.NotAfter = ca.NotAfter // a reused CA may expire first
 	}
-	if ip := net.ParseIP(host); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else if !strings.EqualFold(host, name) {
-		tmpl.DNSNames = append(tmpl.DNSNames, strings.ToLower(host))
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if !strings.EqualFold(h, name) {
+			tmpl.DNSNames = append(tmpl.DNSNames, strings.ToLower(h))
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

@@ -49,13 +49,19 @@ func TestInitClusterTLSMakesACAAndNodeCertificates(t *testing.T) {
 			t.Errorf("%s: LoadPeerTLS: %v", f.Host, err)
 		}
 	}
-	// Another run adds a node with the same CA; existing files stay.
-	again, err := InitClusterTLS(ClusterTLSRequest{Dir: dir, Nodes: []string{"registry3"}})
+	// Another run adds a node with the same CA; existing files stay. A
+	// load balancer's name goes on its certificate too.
+	again, err := InitClusterTLS(ClusterTLSRequest{Dir: dir, Nodes: []string{"registry3"}, APINames: []string{"registry.example.org", "10.0.2.102"}})
 	if err != nil || !again.CAReused {
 		t.Fatalf("second run: %+v %v", again, err)
 	}
 	if _, err := LoadPeerTLS(out.CA, again.NodeFiles[0].Cert, again.NodeFiles[0].Key); err != nil {
 		t.Errorf("node of the second run: %v", err)
+	}
+	for _, host := range []string{"registry3", "registry.example.org", "10.0.2.102"} {
+		if _, err := readCert(t, again.NodeFiles[0].Cert).Verify(x509.VerifyOptions{Roots: pool, DNSName: host}); err != nil {
+			t.Errorf("certificate of registry3 does not verify for %s: %v", host, err)
+		}
 	}
 	_, err = InitClusterTLS(ClusterTLSRequest{Dir: dir, Nodes: []string{"10.0.0.1", "bad host", "x:9001", "registry4", "registry4"}})
 	if !errors.Is(err, regapi.ErrInvalid) {

@@ -185,6 +185,13 @@ func (r *Registry) read(ctx context.Context, fn func(ctx context.Context) error)
 	}
 }
 
+// isConstraint reports whether err is an SQLite constraint violation (UNIQUE,
+// NOT NULL, CHECK, FOREIGN KEY, …).
+func isConstraint(err error) bool {
+	var de dqdriver.Error
+	return errors.As(err, &de) && de.Code&0xff == 19 /* SQLITE_CONSTRAINT */
+}
+
 // retryable reports whether err comes from a leadership change, a lost
 // connection or lock contention: the transaction may simply be run again.
 func retryable(err error) bool {

@@ -22,6 +22,7 @@ import (
 // HTTPS APIs, started and stopped by this harness by PID.
 type cluster struct {
 	bin, root, tlsDir, opToken string
+	secretKey                  string
 	nodes                      []*node
 	hc                         *http.Client
 }
@@ -36,6 +37,11 @@ type node struct {
 func newCluster(bin, root string, n int) (*cluster, error) {
 	c := &cluster{bin: bin, root: root, tlsDir: filepath.Join(root, "tls"), opToken: filepath.Join(root, "operator.token")}
 	if err := os.WriteFile(c.opToken, []byte(randomToken()+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	// Every node of a cluster shares the key of the secret checks.
+	c.secretKey = filepath.Join(root, "secret-check.key")
+	if err := os.WriteFile(c.secretKey, []byte(randomHex(32)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	out, err := exec.Command(bin, "registry", "tls", "init", "--dir", c.tlsDir, "--node", "127.0.0.1").CombinedOutput()
@@ -69,7 +75,7 @@ func (c *cluster) start(i int) error {
 	nd := c.nodes[i]
 	crt, key := filepath.Join(c.tlsDir, "127.0.0.1.crt"), filepath.Join(c.tlsDir, "127.0.0.1.key")
 	args := []string{"registry", "serve", "--data-dir", nd.dir, "--address", nd.addr, "--api-address", nd.api,
-		"--operator-token-file", c.opToken, "--cluster-ca", filepath.Join(c.tlsDir, "ca.crt"),
+		"--operator-token-file", c.opToken, "--secret-key-file", c.secretKey, "--cluster-ca", filepath.Join(c.tlsDir, "ca.crt"),
 		"--cluster-cert", crt, "--cluster-key", key, "--cert", crt, "--key", key}
 	if i > 0 {
 		args = append(args, "--join", c.nodes[0].addr)

@@ -136,8 +136,10 @@ func verify(ctx context.Context, c regapi.Store, acks []ack) (duplicates, lost, 
 	return duplicates, lost, unacked, nil
 }
 
-func randomToken() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+func randomToken() string { return randomHex(24) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -9,9 +9,10 @@
 //     disable_certificate_verification }. Field names are case-insensitive.
 //   - Legacy shards: sip-communicator.properties,
 //     org.jitsi.videobridge.xmpp.user.<id>.<FIELD> (FIELD case-insensitive).
-//   - Precedence: when ANY legacy xmpp.user key exists, the legacy shards are
-//     used and jvb.conf's are not read at all (the bridge reads the legacy
-//     source first and stops at the first that has the setting).
+//   - Precedence: the legacy source is read first; when it yields at least
+//     one COMPLETE shard, the legacy shards are used and jvb.conf's are not
+//     read at all; when every legacy entry is incomplete (a stale key alone),
+//     they are dropped and jvb.conf's shards are used.
 //   - An entry missing hostname, username, password, muc_jids or muc_nickname
 //     is ignored (the real bridge does so silently; Config.Ignored lists them
 //     so the stand-in can say so).
@@ -44,6 +45,9 @@ const (
 // legacyPrefix starts every legacy XMPP shard key.
 const legacyPrefix = "org.jitsi.videobridge.xmpp.user."
 
+// propRESTShutdown is the legacy name of videobridge.rest.shutdown.enabled.
+const propRESTShutdown = "org.jitsi.videobridge.ENABLE_REST_SHUTDOWN"
+
 // DefaultHTTPAddr is where the real bridge's private HTTP server listens.
 const DefaultHTTPAddr = "127.0.0.1:8080"
 
@@ -70,11 +74,20 @@ type Config struct {
 	Ignored []string
 	// HTTPAddr is videobridge.http-servers.private host:port.
 	HTTPAddr string
-	// ShutdownEnabled is videobridge.apis.rest.enabled AND
-	// videobridge.rest.shutdown.enabled: POST /colibri/shutdown needs both.
+	// RESTEnabled is videobridge.apis.rest.enabled (default false): it gates
+	// /colibri/stats and POST /colibri/shutdown. (Bridges before stable 8044
+	// let a --apis command-line argument override it: see the stand-in.)
+	RESTEnabled bool
+	// ShutdownEnabled is videobridge.rest.shutdown.enabled (default false):
+	// POST /colibri/shutdown needs it AND RESTEnabled.
 	ShutdownEnabled bool
-	// DrainEnabled is videobridge.rest.drain.enabled (default true).
+	// DrainEnabled is videobridge.rest.drain.enabled (default true; the
+	// endpoint exists from stable 6865).
 	DrainEnabled bool
+	// Harvest is the address discovery ice4j would do.
+	Harvest Harvest
+	// Health is what the health checker reads.
+	Health Health
 }
 
 // Load reads dir/jvb.conf and dir/sip-communicator.properties; a missing
@@ -118,8 +131,17 @@ func Parse(jvbConf, sipProps string, getenv func(string) string) (Config, error)
 	h := hocon{root: tree, getenv: getenv}
 	cfg := Config{
 		HTTPAddr:        DefaultHTTPAddr,
-		ShutdownEnabled: h.boolAt(false, "videobridge", "apis", "rest", "enabled") && h.boolAt(false, "videobridge", "rest", "shutdown", "enabled"),
+		RESTEnabled:     h.boolAt(false, "videobridge", "apis", "rest", "enabled"),
+		ShutdownEnabled: h.boolAt(false, "videobridge", "rest", "shutdown", "enabled"),
 		DrainEnabled:    h.boolAt(true, "videobridge", "rest", "drain", "enabled"),
+		Health:          Health{RequireValidAddress: h.boolAt(true, "videobridge", "health", "require-valid-address")},
+	}
+	// The legacy name of the shutdown switch wins, as every legacy key does.
+	if v, ok := props[propRESTShutdown]; ok {
+		cfg.ShutdownEnabled = strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	if cfg.Harvest, err = h.harvest(props); err != nil {
+		return Config{}, err
 	}
 	host, port := "127.0.0.1", "8080"
 	if v, ok := h.stringAt("videobridge", "http-servers", "private", "host"); ok {
@@ -130,24 +152,45 @@ func Parse(jvbConf, sipProps string, getenv func(string) string) (Config, error)
 	}
 	cfg.HTTPAddr = host + ":" + port
 
-	var entries []rawShard
-	if legacy := legacyShards(props); len(legacy) > 0 {
-		entries = legacy
-	} else if entries, err = h.modernShards(); err != nil {
+	// The legacy source is read first; it wins only with at least one
+	// complete entry (XmppClientConnectionConfig drops incomplete ones and,
+	// when none is left, falls back to jvb.conf).
+	legacy, ignored, err := complete(legacyShards(props))
+	if err != nil {
 		return Config{}, err
 	}
+	cfg.Ignored = ignored
+	if len(legacy) > 0 {
+		cfg.Shards = legacy
+		return cfg, nil
+	}
+	entries, err := h.modernShards()
+	if err != nil {
+		return Config{}, err
+	}
+	modern, ignored, err := complete(entries)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Shards, cfg.Ignored = modern, append(cfg.Ignored, ignored...)
+	return cfg, nil
+}
+
+// complete keeps the entries that have every required field and names the
+// others with what they lack.
+func complete(entries []rawShard) (shards []Shard, ignored []string, err error) {
 	for _, e := range entries {
 		s, missing, err := e.shard()
 		if err != nil {
-			return Config{}, err
+			return nil, nil, err
 		}
 		if len(missing) > 0 {
-			cfg.Ignored = append(cfg.Ignored, fmt.Sprintf("%s shard %q lacks %s", e.source, e.id, strings.Join(missing, ", ")))
+			ignored = append(ignored, fmt.Sprintf("%s shard %q lacks %s", e.source, e.id, strings.Join(missing, ", ")))
 			continue
 		}
-		cfg.Shards = append(cfg.Shards, s)
+		shards = append(shards, s)
 	}
-	return cfg, nil
+	return shards, ignored, nil
 }
 
 // rawShard is one shard entry as strings, field names lower-cased.

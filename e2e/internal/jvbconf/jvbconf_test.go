@@ -53,8 +53,8 @@ func TestModernShard(t *testing.T) {
 	}
 }
 
-// TestLegacyKeysOverrideModern is Jitsi's precedence trap: one stale legacy
-// key set replaces every jvb.conf shard.
+// TestLegacyKeysOverrideModern is Jitsi's precedence trap: one complete
+// legacy shard (the postinst's) replaces every jvb.conf shard.
 func TestLegacyKeysOverrideModern(t *testing.T) {
 	legacy := `org.jitsi.videobridge.xmpp.user.shard.HOSTNAME=localhost
 org.jitsi.videobridge.xmpp.user.shard.DOMAIN=auth.meet.example.org
@@ -79,14 +79,18 @@ org.jitsi.videobridge.xmpp.user.shard.muc_nickname=6f1c2d3e-uuid-from-postinst
 	}
 }
 
-// A stale nickname alone is enough to shadow jvb.conf and leave no shard.
-func TestStaleLegacyNicknameLeavesNoShard(t *testing.T) {
+// A stale nickname alone is an incomplete legacy entry: Jitsi drops it and
+// falls back to jvb.conf (the e2e JVM tier shows Jitsi's own code doing so).
+func TestStaleLegacyNicknameFallsBackToJvbConf(t *testing.T) {
 	cfg, err := Parse(modernConf, "org.jitsi.videobridge.xmpp.user.shard.MUC_NICKNAME=stale\n", env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Shards) != 0 || len(cfg.Ignored) != 1 || !strings.Contains(cfg.Ignored[0], LegacyFile) {
-		t.Errorf("shards %+v ignored %q: want no shard and the legacy entry reported", cfg.Shards, cfg.Ignored)
+	if len(cfg.Shards) != 1 || cfg.Shards[0].Source != ModernFile || cfg.Shards[0].Nickname != "jvb-001" {
+		t.Errorf("shards %+v: want jvb.conf's shard", cfg.Shards)
+	}
+	if len(cfg.Ignored) < 1 || !strings.Contains(cfg.Ignored[0], LegacyFile) {
+		t.Errorf("ignored %q: want the incomplete legacy entry reported", cfg.Ignored)
 	}
 }
 

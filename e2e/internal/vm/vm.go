@@ -5,7 +5,8 @@
 //   - qemu user networking with restrict=on: the guest can reach nothing but
 //     the forwards below; no guest packet leaves the qemu process otherwise;
 //   - hostfwd=tcp:127.0.0.1:PORT-:GUESTPORT for SSH and services (host → guest);
-//   - guestfwd=tcp:10.0.2.x:PORT-cmd:RELAY for host services (guest → host):
+//   - guestfwd=tcp:IP:PORT-cmd:RELAY for host services (guest → host), IP in
+//     the guest's network (10.0.2.x by default; see MetadataNetwork):
 //     qemu spawns RELAY (this package's Relay, run by the test binary) per
 //     connection, and it connects to a 127.0.0.1 port and nowhere else. A
 //     guest reaches another guest through that guest's hostfwd.
@@ -35,7 +36,7 @@ type HostForward struct {
 // GuestForward makes GuestIP:GuestPort inside the guest lead to
 // 127.0.0.1:HostPort on the host.
 type GuestForward struct {
-	GuestIP   string // in qemu's 10.0.2.0/24, e.g. 10.0.2.101
+	GuestIP   string // in the guest's Network, e.g. 10.0.2.101
 	GuestPort int
 	HostPort  int
 }
@@ -56,6 +57,8 @@ type Config struct {
 	SSHUser       string
 	HostForwards  []HostForward
 	GuestForwards []GuestForward
+	// Network is the guest's user network; default DefaultNetwork.
+	Network Network
 	// Relay is the guestfwd command prefix (see RelayCommand).
 	Relay []string
 	// Logf gets progress lines.
@@ -87,6 +90,9 @@ func Start(cfg Config) (*VM, error) {
 	}
 	if cfg.SSHUser == "" {
 		cfg.SSHUser = User
+	}
+	if cfg.Network == (Network{}) {
+		cfg.Network = DefaultNetwork
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create VM folder %s: %w", cfg.Dir, err)
@@ -134,7 +140,7 @@ func Start(cfg Config) (*VM, error) {
 // netdev is the user-network definition: restricted, loopback forwards only.
 func (v *VM) netdev() (string, error) {
 	var b strings.Builder
-	b.WriteString("user,id=n0,restrict=on,net=10.0.2.0/24")
+	b.WriteString("user,id=n0,restrict=on," + v.cfg.Network.netdev())
 	port, err := FreePort()
 	if err != nil {
 		return "", err
@@ -152,6 +158,9 @@ func (v *VM) netdev() (string, error) {
 		fmt.Fprintf(&b, ",hostfwd=tcp:127.0.0.1:%d-:%d", hp, f.Guest)
 	}
 	for _, g := range v.cfg.GuestForwards {
+		if !v.cfg.Network.Contains(g.GuestIP) {
+			return "", fmt.Errorf("guest forward %s:%d is outside the guest's network %s: qemu would not forward it", g.GuestIP, g.GuestPort, v.cfg.Network.CIDR)
+		}
 		if len(v.cfg.Relay) == 0 {
 			return "", errors.New("guest forwards need Config.Relay (see RelayCommand)")
 		}

@@ -24,7 +24,6 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
-	jitsiprov "github.com/jitsi-packer/packer-plugin-jitsi/plugin/provisioner/jitsi"
 	reg "github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
 
@@ -33,24 +32,35 @@ type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
 
 	// Data directory of the embedded registry, the same one the operator CLI
-	// uses to issue nodes. Created when missing. Set this or `registry_url`.
+	// uses to issue nodes. Created when missing. The post-processor opens it
+	// as an embedded single-node registry, records the image in a
+	// transaction and closes it; when another process holds the directory it
+	// waits for it (see `lock_timeout`). Set this or `registry_url`.
 	RegistryDir string `mapstructure:"registry_dir"`
-	// Base URL of a registry's HTTP API (`https://HOST[:PORT]`; plain http
-	// on loopback only), e.g. a registry cluster's. Set this or `registry_dir`.
+	// Base URL of a registry's HTTP API, e.g. a registry cluster's:
+	// `https://HOST[:PORT]` (plain `http` is accepted on loopback only: the
+	// token would travel in clear). Needs `registry_token_file`. Set this or
+	// `registry_dir`.
 	RegistryURL string `mapstructure:"registry_url"`
-	// File holding the API's operator token (recording images needs it),
-	// mode 0600. Required with `registry_url`. The token is never printed.
+	// With `registry_url`: a file holding the API's operator token
+	// (recording images needs it), mode 0600 (a group- or world-readable
+	// file is refused). The token is read by `packer validate`/`build`,
+	// registered with Packer's log filter and sent only in the
+	// `Authorization` header: never printed, logged or put in an error.
 	RegistryTokenFile string `mapstructure:"registry_token_file"`
-	// PEM file of the CA that signed the API's certificate (e.g. a
-	// self-signed one). Defaults to the system's roots.
+	// With `registry_url`: PEM file of the CA that signed the API's
+	// certificate (e.g. a self-signed one). Defaults to the system's roots.
 	RegistryCAFile string `mapstructure:"registry_ca_file"`
 	// The manifest the `jitsi` provisioner wrote in this build. Defaults to
-	// the provisioner's default, `jitsi-manifest-<build name>.json`.
+	// the provisioner's default, `jitsi-manifest-<build name>.json`; set both
+	// to the same path when you change one.
 	ManifestFile string `mapstructure:"manifest_file"`
 	// The id the image is recorded under. Defaults to the artifact's own id
 	// when it names the image (a cloud image such as `eu-west-1:ami-…`), and
-	// to the absolute path of the artifact's first file otherwise (a qemu
-	// disk image). Printable ASCII without spaces.
+	// to the absolute path of the artifact's first file otherwise (the qemu
+	// builder's disk image: its artifact id is just `VM`). An artifact with
+	// neither (the `null` builder) needs `artifact_id`. Printable ASCII
+	// without spaces.
 	ArtifactID string `mapstructure:"artifact_id"`
 	// How long to wait for the registry's data directory when another
 	// process (a CLI run) holds it. Defaults to `2m`.
@@ -90,7 +100,7 @@ func (p *PostProcessor) Configure(raws ...interface{}) error {
 		return err
 	}
 	if c.ManifestFile == "" {
-		c.ManifestFile = jitsiprov.DefaultManifestFile(c.PackerBuildName)
+		c.ManifestFile = manifest.DefaultFile(c.PackerBuildName)
 	}
 	if c.LockTimeout == 0 {
 		c.LockTimeout = 2 * time.Minute

@@ -63,6 +63,10 @@ func machine(osRelease string, versionsOut string) func(string) (string, string,
 		switch {
 		case cmd == OSReleaseCommand:
 			return osRelease, "", 0
+		case cmd == ArchCommand:
+			return "x86_64\n", "", 0
+		case strings.HasSuffix(cmd, " "+StepAgent):
+			return "jitsi-provision: agent: installed\njitsi-node-version 0.1.0-test\n", "", 0
 		case strings.HasSuffix(cmd, " "+StepVersions):
 			return versionsOut, "", 0
 		case strings.HasPrefix(cmd, "bash "):

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
@@ -33,34 +34,45 @@ type Config struct {
 	// The role the image is baked for: `jvb` (a videobridge) or `jms` (the
 	// Jitsi Meet server: Apache, prosody, jicofo). Required.
 	Role string `mapstructure:"role" required:"true"`
-	// Base URL of the Jitsi apt repository (`http`, `https` or `file`).
+	// Base URL of the Jitsi apt repository (`https`, `http` or `file`).
 	// Defaults to `https://download.jitsi.org`. Credentials go in
-	// `apt_username`/`apt_password`, never in the URL. A `file:///path`
-	// repository is written as apt's `copy:/path` so that a JMS's packages
-	// land in apt's cache.
+	// `apt_username`/`apt_password`, never in the URL (rejected). A
+	// `file:///path` repository (a path on the machine being baked) is
+	// written as apt's `copy:/path`, so a JMS's Jitsi packages are copied
+	// into apt's cache (`file:` would use them in place and leave first boot
+	// without them).
 	AptRepoURL string `mapstructure:"apt_repo_url"`
 	// The rest of the sources line after the URL: a flat repository's path
 	// (`stable/`, the default; `unstable/`) or `SUITE COMPONENT...`.
 	AptRepoDist string `mapstructure:"apt_repo_dist"`
 	// Path, on the machine running Packer, of the repository's signing key
 	// (ASCII-armoured or binary OpenPGP public key). It is installed as the
-	// keyring /usr/share/keyrings/jitsi-keyring.gpg named by `signed-by`.
+	// keyring `/usr/share/keyrings/jitsi-keyring.gpg` named by `signed-by`
+	// (not `apt-key`, deprecated since Ubuntu 22.04 / Debian 11). A private
+	// key, a damaged armour (CRC-24 mismatch) or anything else is rejected
+	// by `packer validate`.
 	AptKeyFile string `mapstructure:"apt_key_file"`
 	// URL the machine running Packer fetches the signing key from when
 	// `apt_key_file` is not set. Defaults to
 	// `https://download.jitsi.org/jitsi-key.gpg.key`. Set only one of the two.
 	AptKeyURL string `mapstructure:"apt_key_url"`
-	// User name for a repository that needs HTTP authentication.
+	// User name for a repository behind HTTP authentication.
 	AptUsername string `mapstructure:"apt_username"`
-	// Password for `apt_username`. It is never printed or logged, lives in an
-	// apt auth.conf.d file (mode 0600) during the bake only, and is removed
-	// before the image is captured.
+	// Password for `apt_username`. Never printed or logged (it is
+	// registered with Packer's log filter and passed as an uploaded file,
+	// never on a command line), kept in `/etc/apt/auth.conf.d/jitsi.conf`
+	// (mode 0600) during the bake only and removed before the image is
+	// captured. White space is rejected: apt's `auth.conf` cannot quote it.
 	AptPassword string `mapstructure:"apt_password"`
-	// Exact Debian versions of Jitsi packages, e.g.
-	// `{ "jitsi-videobridge2" = "2.3-160-g97a1f15f-1" }`. Unlisted packages
-	// get the repository's newest. Every Jitsi package of the image is pinned
-	// to the version it was baked with (and held when installed), whether
-	// listed here or not.
+	// Exact Debian versions of Jitsi packages of the role, e.g.
+	// `{ "jitsi-videobridge2" = "2.3-160-g97a1f15f-1" }`. Keys:
+	// `jitsi-videobridge2` for `jvb`; `jitsi-meet`, `jitsi-meet-web`,
+	// `jitsi-meet-web-config`, `jitsi-meet-prosody`, `jicofo`,
+	// `jitsi-videobridge2` for `jms`. Unlisted packages get the repository's
+	// newest. Every Jitsi package of the image is pinned (priority 1001) to
+	// the version it was baked with (and held when installed), whether
+	// listed here or not, so first boot and later upgrades install exactly
+	// what the registry records.
 	Versions map[string]string `mapstructure:"versions"`
 	// Directory on the machine where the provisioner uploads its script and
 	// files; created mode 0700 and removed afterwards. Defaults to `/tmp/packer-jitsi`.
@@ -70,10 +82,18 @@ type Config struct {
 	// `jitsi-registry` post-processor. Defaults to
 	// `jitsi-manifest-<build name>.json` in Packer's working directory.
 	ManifestFile string `mapstructure:"manifest_file"`
+	// Path, on the machine running Packer, of a jitsi-node agent binary to
+	// install instead of the one the plugin carries for the image's
+	// architecture (a development build, say). It must be a static Linux
+	// ELF executable: it runs on every release the image may be. Leave it
+	// unset in production, so that image and plugin are of one version.
+	AgentFile string `mapstructure:"agent_file"`
 
 	ctx interpolate.Context
 	// keyData is apt_key_file's content, read and checked by Prepare.
 	keyData []byte
+	// agentData is agent_file's content, read and checked by Prepare.
+	agentData []byte
 }
 
 // debianVersion is Debian policy's version syntax ([epoch:]upstream[-revision]).
@@ -137,6 +157,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 
 	c.prepareKey(add)
+	c.prepareAgent(add)
 	c.prepareCredentials(add, repo)
 	c.prepareVersions(add)
 
@@ -168,24 +189,25 @@ func (c *Config) setDefaults() {
 	}
 	c.StagingDir = strings.TrimRight(c.StagingDir, "/")
 	if c.ManifestFile == "" {
-		c.ManifestFile = DefaultManifestFile(c.PackerBuildName)
+		c.ManifestFile = manifest.DefaultFile(c.PackerBuildName)
 	}
 }
 
-// DefaultManifestFile is the manifest path both the provisioner and the
-// post-processor use when none is configured: one per build, in Packer's
-// working directory.
-func DefaultManifestFile(buildName string) string {
-	if buildName == "" {
-		return "jitsi-manifest.json"
+// prepareAgent reads agent_file and checks it is a static Linux executable.
+func (c *Config) prepareAgent(add func(string, ...any)) {
+	if c.AgentFile == "" {
+		return
 	}
-	safe := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			return r
-		}
-		return '_'
-	}, buildName)
-	return "jitsi-manifest-" + safe + ".json"
+	data, err := os.ReadFile(c.AgentFile)
+	if err != nil {
+		add("agent_file: cannot read %q: %v", c.AgentFile, unwrapPathError(err))
+		return
+	}
+	if _, err := agentArch(data); err != nil {
+		add("agent_file: %q: %v", c.AgentFile, err)
+		return
+	}
+	c.agentData = data
 }
 
 func (c *Config) prepareKey(add func(string, ...any)) {

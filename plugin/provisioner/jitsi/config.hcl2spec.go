@@ -28,6 +28,7 @@ type FlatConfig struct {
 	Versions            map[string]string `mapstructure:"versions" cty:"versions" hcl:"versions"`
 	StagingDir          *string           `mapstructure:"staging_directory" cty:"staging_directory" hcl:"staging_directory"`
 	ManifestFile        *string           `mapstructure:"manifest_file" cty:"manifest_file" hcl:"manifest_file"`
+	AgentFile           *string           `mapstructure:"agent_file" cty:"agent_file" hcl:"agent_file"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -60,6 +61,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"versions":                   &hcldec.AttrSpec{Name: "versions", Type: cty.Map(cty.String), Required: false},
 		"staging_directory":          &hcldec.AttrSpec{Name: "staging_directory", Type: cty.String, Required: false},
 		"manifest_file":              &hcldec.AttrSpec{Name: "manifest_file", Type: cty.String, Required: false},
+		"agent_file":                 &hcldec.AttrSpec{Name: "agent_file", Type: cty.String, Required: false},
 	}
 	return s
 }

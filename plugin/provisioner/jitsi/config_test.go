@@ -13,7 +13,7 @@ import (
 const fixtureKey = "test-fixtures/repo-key.asc"
 
 func minimal(role string) map[string]interface{} {
-	return map[string]interface{}{"role": role, "apt_key_file": fixtureKey}
+	return map[string]interface{}{"role": role, "apt_key_file": fixtureKey, "agent_file": testAgent}
 }
 
 func with(base map[string]interface{}, kv ...interface{}) map[string]interface{} {

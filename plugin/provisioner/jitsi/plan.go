@@ -18,7 +18,7 @@ const (
 	fileScript   = "jitsi-provision"
 	fileSettings = "settings.env"
 	fileKeyring  = "jitsi-keyring.gpg"
-	fileApplier  = "jitsi-node-apply"
+	fileAgent    = "jitsi-node"
 	fileSeed     = "bake.seed"
 	fileAuth     = "apt-auth.conf"
 )
@@ -30,7 +30,7 @@ const (
 	StepRepo      = "repo"
 	StepInstall   = "install"
 	StepServices  = "services"
-	StepApplier   = "applier"
+	StepAgent     = "agent"
 	StepVersions  = "versions"
 	StepClean     = "clean"
 )
@@ -51,8 +51,9 @@ type Plan struct {
 	Steps      []string
 }
 
-// NewPlan builds the plan of cfg (prepared) on o, with the binary keyring.
-func NewPlan(cfg *Config, o jitsi.OS, keyring []byte) Plan {
+// NewPlan builds the plan of cfg (prepared) on o, with the binary keyring
+// and the node agent built for the machine's architecture.
+func NewPlan(cfg *Config, o jitsi.OS, arch string, keyring, agent []byte) Plan {
 	bake, _ := jitsi.RoleBake(node.Role(cfg.Role))
 	dir := cfg.StagingDir
 	p := Plan{StagingDir: dir}
@@ -60,9 +61,9 @@ func NewPlan(cfg *Config, o jitsi.OS, keyring []byte) Plan {
 		p.Uploads = append(p.Uploads, Upload{Path: path.Join(dir, name), Data: data, Secret: secret})
 	}
 	add(fileScript, scripts.Provisioner, false)
-	add(fileSettings, settings(cfg, o, bake), false)
+	add(fileSettings, settings(cfg, o, arch, bake), false)
 	add(fileKeyring, keyring, false)
-	add(fileApplier, scripts.NodeApplier, false)
+	add(fileAgent, agent, false)
 	if seed := bakeSeed(bake); len(seed) > 0 {
 		add(fileSeed, seed, false)
 	}
@@ -74,7 +75,7 @@ func NewPlan(cfg *Config, o jitsi.OS, keyring []byte) Plan {
 	if o.Ubuntu() {
 		p.Steps = append(p.Steps, StepUniverse)
 	}
-	p.Steps = append(p.Steps, StepRepo, StepInstall, StepServices, StepApplier, StepVersions, StepClean)
+	p.Steps = append(p.Steps, StepRepo, StepInstall, StepServices, StepAgent, StepVersions, StepClean)
 	return p
 }
 
@@ -100,7 +101,7 @@ const OSReleaseCommand = "cat /etc/os-release"
 
 // settings is the bake script's settings file: shell assignments with every
 // value escaped by jitsi.ShellValue, no secret.
-func settings(cfg *Config, o jitsi.OS, bake jitsi.Bake) []byte {
+func settings(cfg *Config, o jitsi.OS, arch string, bake jitsi.Bake) []byte {
 	var b strings.Builder
 	b.WriteString("# Settings of jitsi-provision, written by packer-plugin-jitsi's jitsi provisioner.\n")
 	kv := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, jitsi.ShellValue(v)) }
@@ -109,6 +110,7 @@ func settings(cfg *Config, o jitsi.OS, bake jitsi.Bake) []byte {
 	kv("JITSI_OS_ID", o.ID)
 	kv("JITSI_OS_VERSION", o.VersionID)
 	kv("JITSI_OS_CODENAME", o.Codename)
+	kv("JITSI_ARCH", arch)
 	kv("JITSI_STAGING", cfg.StagingDir)
 	kv("JITSI_REPO_LINE", RepoLine(cfg))
 	kv("JITSI_KEYRING", jitsi.AptKeyring)
@@ -121,8 +123,12 @@ func settings(cfg *Config, o jitsi.OS, bake jitsi.Bake) []byte {
 	words("JITSI_CACHED", bake.Cached)
 	words("JITSI_DISABLE", bake.Disable)
 	words("JITSI_REPO_PACKAGES", jitsi.RepoPackages)
-	kv("JITSI_APPLIER", jitsi.Applier)
-	words("JITSI_APPLIER_DEPENDS", jitsi.ApplierDepends)
+	kv("JITSI_KEYRING_UPLOAD", fileKeyring)
+	kv("JITSI_SEED_UPLOAD", fileSeed)
+	kv("JITSI_AUTH_UPLOAD", fileAuth)
+	kv("JITSI_AGENT_UPLOAD", fileAgent)
+	kv("JITSI_AGENT", jitsi.AgentBinary)
+	words("JITSI_AGENT_DEPENDS", jitsi.AgentDepends)
 	return []byte(b.String())
 }
 

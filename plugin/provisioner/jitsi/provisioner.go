@@ -56,13 +56,27 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		return err
 	}
-	ui.Say(fmt.Sprintf("jitsi: %s (%s)", target, target.Codename))
+	var archOut bytes.Buffer
+	if code, err := run(ctx, comm, &packersdk.RemoteCmd{Command: ArchCommand, Stdout: &archOut}); err != nil {
+		return fmt.Errorf("detect architecture: %w", err)
+	} else if code != 0 {
+		return fmt.Errorf("detect architecture: %q: exit status %d", ArchCommand, code)
+	}
+	arch, err := ParseArch(archOut.String())
+	if err != nil {
+		return err
+	}
+	ui.Say(fmt.Sprintf("jitsi: %s (%s), %s", target, target.Codename, arch))
+	agent, err := cfg.agentFor(arch)
+	if err != nil {
+		return err
+	}
 
 	keyring, err := p.keyring(ctx, ui)
 	if err != nil {
 		return err
 	}
-	plan := NewPlan(cfg, target, keyring)
+	plan := NewPlan(cfg, target, arch, keyring, agent)
 
 	if code, err := run(ctx, comm, &packersdk.RemoteCmd{Command: plan.PrepareCommand()}); err != nil || code != 0 {
 		return fmt.Errorf("create staging directory %s: %w", plan.StagingDir, exitError(code, err))
@@ -84,12 +98,15 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		}
 	}
 
-	var versionsOut bytes.Buffer
+	var versionsOut, agentOut bytes.Buffer
 	for i, step := range plan.Steps {
 		ui.Say(fmt.Sprintf("jitsi: step %d/%d: %s", i+1, len(plan.Steps), step))
 		cmd := &packersdk.RemoteCmd{Command: plan.StepCommand(step)}
-		if step == StepVersions {
+		switch step {
+		case StepVersions:
 			cmd.Stdout = &versionsOut
+		case StepAgent:
+			cmd.Stdout = &agentOut
 		}
 		if err := cmd.RunWithUi(ctx, comm, ui); err != nil {
 			return fmt.Errorf("run step %s: %w", step, err)
@@ -107,9 +124,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		OS:            manifest.OS{ID: target.ID, VersionID: target.VersionID, Codename: target.Codename},
 		Packages:      ParseVersions(versionsOut.String()),
 		PluginVersion: version.PluginVersion.FormattedVersion(),
+		Arch:          arch,
+		AgentVersion:  ParseAgentVersion(agentOut.String()),
 	}
 	if len(m.Packages) == 0 {
 		return errors.New("read package versions: the versions step reported no Jitsi package")
+	}
+	if m.AgentVersion == "" {
+		return errors.New("read agent version: the agent step did not report the installed jitsi-node's version")
 	}
 	if err := manifest.Write(cfg.ManifestFile, m); err != nil {
 		return err
@@ -173,6 +195,17 @@ func ParseVersions(out string) []manifest.Package {
 		}
 	}
 	return pkgs
+}
+
+// ParseAgentVersion reads the agent step's "jitsi-node-version VERSION" line.
+func ParseAgentVersion(out string) string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "jitsi-node-version" {
+			return f[1]
+		}
+	}
+	return ""
 }
 
 // run starts cmd without showing its output and waits for its exit status.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,18 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/packertest"
 )
 
-func TestMain(m *testing.M) { packertest.Main(m) }
+func TestMain(m *testing.M) {
+	var err error
+	if testAgent, err = packertest.AgentBinary(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	packertest.Main(m)
+}
+
+// testAgent is a jitsi-node agent built for this machine, the agent_file of
+// the tests (the plugin under test may carry none).
+var testAgent string
 
 // accSecret is a repository password given in clear in the template (not as
 // a sensitive variable, so Packer's own masking cannot hide a leak).
@@ -25,7 +37,7 @@ const accSecret = "acc-Secret-7f3b9c1e-pw"
 //   - "fedora": /etc/os-release names an unsupported OS → the provisioner
 //     refuses before uploading anything;
 //   - "ubuntu": /etc/os-release claims Ubuntu 18.04 → the provisioner uploads
-//     its script, settings, keyring, applier and the repository credentials
+//     its script, settings, keyring, agent and the repository credentials
 //     over SFTP, runs the script's preflight, which finds no apt-get → exit 3;
 //     the staging directory (with the credentials) is removed anyway.
 //
@@ -36,7 +48,7 @@ func TestAccProvisionOverSSH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tools := []string{"bash", "cat", "mkdir", "rm", "id", "grep", "sed"}
+	tools := []string{"bash", "cat", "mkdir", "rm", "id", "grep", "sed", "uname"}
 	fedora := packertest.NewRoot(t, tools...)
 	fedora.WriteFile(t, "/etc/os-release", osReleaseFedora, 0o644)
 	ubuntu := packertest.NewRoot(t, tools...)
@@ -46,7 +58,7 @@ func TestAccProvisionOverSSH(t *testing.T) {
 
 	env := packertest.NewEnv(t, true)
 	env.WriteFile(t, "bake.pkr.hcl", fmt.Sprintf(accTemplate,
-		sshFedora.Port, sshFedora.Key, sshUbuntu.Port, sshUbuntu.Key, key, accSecret))
+		sshFedora.Port, sshFedora.Key, sshUbuntu.Port, sshUbuntu.Key, key, accSecret, testAgent))
 
 	res := env.Run(t, packer, 5*time.Minute, "build", "-color=false", "-parallel-builds=2", "bake.pkr.hcl")
 	t.Logf("packer build: exit %d in %s", res.Code, res.Took.Round(time.Millisecond))
@@ -58,7 +70,7 @@ func TestAccProvisionOverSSH(t *testing.T) {
 		"null.fedora: jitsi: baking a jvb image: detecting the operating system",
 		"fedora 39 (Fedora Linux 39) is not supported; the jitsi provisioner bakes ubuntu 18.04, ubuntu 20.04, ubuntu 22.04, ubuntu 24.04, debian 10, debian 11, debian 12",
 		// ubuntu: uploaded and ran the script's preflight
-		"null.ubuntu: jitsi: ubuntu 18.04 (bionic)",
+		"null.ubuntu: jitsi: ubuntu 18.04 (bionic), " + runtime.GOARCH,
 		"null.ubuntu: jitsi: step 1/8: preflight",
 		"jitsi-provision: error: apt-get not found: ubuntu 18.04 images need Debian's package tools (apt, dpkg, debconf)",
 		"run step preflight: exit status 3: this machine cannot be baked (see the jitsi-provision output above)",
@@ -78,7 +90,7 @@ func TestAccProvisionOverSSH(t *testing.T) {
 		t.Errorf("ubuntu: staging directory with the credentials was left behind (%v)", err)
 	}
 	// sshd's own log: six SFTP uploads to the ubuntu root (script, settings,
-	// keyring, applier, debconf seed, credentials), none to the fedora one.
+	// keyring, agent, debconf seed, credentials), none to the fedora one.
 	if n := strings.Count(sshUbuntu.Log(), "subsystem 'sftp'"); n != 6 {
 		t.Errorf("ubuntu: sshd saw %d SFTP sessions, want 6 uploads:\n%s", n, sshUbuntu.Log())
 	}
@@ -133,6 +145,7 @@ build {
     apt_username = "ci"
     apt_password = %q
     versions     = { "jitsi-videobridge2" = "2.3-160-g97a1f15f-1" }
+    agent_file   = %q
   }
 }
 `

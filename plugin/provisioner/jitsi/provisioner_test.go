@@ -33,11 +33,12 @@ func expectedPlan(role string, ubuntu bool) []string {
 	)
 	plan := []string{
 		"run: cat /etc/os-release",
+		"run: uname -m",
 		"run: umask 077 && mkdir -p '/tmp/packer-jitsi'",
 		"upload: " + dir + "/jitsi-provision",
 		"upload: " + dir + "/settings.env",
 		"upload: " + dir + "/jitsi-keyring.gpg",
-		"upload: " + dir + "/jitsi-node-apply",
+		"upload: " + dir + "/jitsi-node",
 	}
 	if role == "jvb" {
 		plan = append(plan, "upload: "+dir+"/bake.seed")
@@ -47,7 +48,7 @@ func expectedPlan(role string, ubuntu bool) []string {
 		plan = append(plan, step+"universe")
 	}
 	return append(plan,
-		step+"repo", step+"install", step+"services", step+"applier", step+"versions", step+"clean",
+		step+"repo", step+"install", step+"services", step+"agent", step+"versions", step+"clean",
 		"run: rm -rf '/tmp/packer-jitsi'")
 }
 
@@ -91,7 +92,6 @@ func TestProvisionUploads(t *testing.T) {
 	binKey, _ := os.ReadFile("test-fixtures/repo-key.gpg")
 	want := map[string]string{
 		"/tmp/packer-jitsi/jitsi-provision":   string(scripts.Provisioner),
-		"/tmp/packer-jitsi/jitsi-node-apply":  string(scripts.NodeApplier),
 		"/tmp/packer-jitsi/jitsi-keyring.gpg": string(binKey),
 		"/tmp/packer-jitsi/bake.seed":         "jitsi-videobridge2 jitsi-videobridge/jvb-hostname string jitsi-node-unconfigured.invalid\n",
 	}
@@ -180,7 +180,7 @@ func TestProvisionManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m.Role != "jms" || m.OS.String() != "ubuntu 18.04" || m.OS.Codename != "bionic" || m.RunUUID != "run-1" ||
-		m.BuildName != "jms" || m.BuilderType != "qemu" {
+		m.BuildName != "jms" || m.BuilderType != "qemu" || m.Arch != "amd64" || m.AgentVersion != "0.1.0-test" {
 		t.Errorf("manifest = %+v", m)
 	}
 	if got := m.Versions(); len(got) != 6 || got["jitsi-meet"] != "2.0.9823-1" || got["jicofo"] != "1.0-1100-1" {
@@ -302,5 +302,62 @@ func golden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs from its golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// TestProvisionAgent: the agent uploaded is the one for the machine's
+// architecture, and a machine of another one is refused before anything is
+// uploaded.
+func TestProvisionAgent(t *testing.T) {
+	want, err := os.ReadFile(testAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := prepared(t, with(minimal("jvb"), "manifest_file", filepath.Join(t.TempDir(), "m.json")))
+	comm := newRecordingComm(machine(osReleases["debian 12"], jvbVersions))
+	ui, _ := testUI()
+	if err := p.Provision(context.Background(), ui, comm, nil); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	if comm.files["/tmp/packer-jitsi/jitsi-node"] != string(want) {
+		t.Error("the uploaded jitsi-node is not agent_file")
+	}
+
+	arm := newRecordingComm(func(cmd string) (string, string, int) {
+		if cmd == ArchCommand {
+			return "aarch64\n", "", 0
+		}
+		return machine(osReleases["debian 12"], jvbVersions)(cmd)
+	})
+	err = p.Provision(context.Background(), ui, arm, nil)
+	if err == nil || !strings.Contains(err.Error(), "is built for amd64, but the machine is arm64") {
+		t.Fatalf("Provision on arm64 with an amd64 agent_file = %v", err)
+	}
+	for _, e := range arm.events {
+		if strings.HasPrefix(e, "upload:") {
+			t.Errorf("uploaded %s to a machine the agent cannot run on", e)
+		}
+	}
+}
+
+func TestAgentFileMustBeStaticELF(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "script")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var p Provisioner
+	err := p.Prepare(with(minimal("jvb"), "agent_file", script))
+	if err == nil || !strings.Contains(err.Error(), "agent_file: ") || !strings.Contains(err.Error(), "not a Linux executable") {
+		t.Errorf("Prepare with a shell script as agent_file = %v", err)
+	}
+	// A dynamically linked executable (the test binary itself, built with cgo).
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Prepare(with(minimal("jvb"), "agent_file", self))
+	if err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("Prepare with a dynamic executable as agent_file = %v", err)
 	}
 }

@@ -21,9 +21,8 @@ import (
 )
 
 const (
-	opToken   = "operator-token-0123456789abcdef"
-	nodeToken = "node-token-0123456789abcdef-xyz"
-	shard     = "meet.example.org"
+	opToken = "operator-token-0123456789abcdef"
+	shard   = "meet.example.org"
 )
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
@@ -49,9 +48,6 @@ func startAPI(t *testing.T, cfg Config, tlsOn bool) *apiServer {
 	t.Cleanup(func() { _ = reg.Close() })
 	if cfg.OperatorToken == "" {
 		cfg.OperatorToken = opToken
-	}
-	if cfg.NodeToken == "" {
-		cfg.NodeToken = nodeToken
 	}
 	h, err := New(reg, cfg)
 	if err != nil {
@@ -105,7 +101,7 @@ func (s *apiServer) raw(t *testing.T, method, path, token, body string) (int, ht
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	if strings.Contains(string(data), opToken) || strings.Contains(string(data), nodeToken) {
+	if strings.Contains(string(data), opToken) || token != "" && strings.Contains(string(data), token) {
 		t.Errorf("%s %s: a token appears in the answer: %s", method, path, data)
 	}
 	var eb struct {
@@ -115,24 +111,44 @@ func (s *apiServer) raw(t *testing.T, method, path, token, body string) (int, ht
 	return resp.StatusCode, resp.Header, eb.Error
 }
 
+// group records group name (bridges of shard) with a new token, as `issue
+// --group` does, and returns the token.
+func (s *apiServer) group(t *testing.T, name string, maxSize int) string {
+	t.Helper()
+	tok, hash := regapi.NewCredential(regapi.CredentialGroup)
+	if _, err := s.client(t, opToken).RecordGroup(testCtx(t, 10*time.Second), regapi.GroupRequest{Name: name, Shard: shard, Role: "jvb",
+		Format: "modern", NAT: "auto", MaxSize: maxSize, TokenHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// member claims an identity in a group as a booting bridge does, and
+// returns it with the node's own credential.
+func (s *apiServer) member(t *testing.T, groupToken, instance string) regapi.ClaimResult {
+	t.Helper()
+	res, err := s.client(t, groupToken).ClaimInGroup(testCtx(t, 10*time.Second), regapi.GroupClaim{InstanceID: instance, ClaimKey: claimKey(instance)})
+	if err != nil {
+		t.Fatalf("claim in group as %s: %v", instance, err)
+	}
+	return res
+}
+
+func claimKey(instance string) string { return "claim-key-of-" + instance + "-0123456789abcdef" }
+
 func TestAPIClaimsStatesListsAndImages(t *testing.T) {
 	s := startAPI(t, Config{}, false)
 	ctx := testCtx(t, 60*time.Second)
-	op, node := s.client(t, opToken), s.client(t, nodeToken)
+	op := s.client(t, opToken)
+	groupToken := s.group(t, "edge", 10)
 
-	// A booting bridge claims with its instance id as claim id; a retry
-	// (lost answer) returns the same identity.
-	req := regapi.ClaimRequest{ClaimID: "i-0abc", InstanceID: "i-0abc", Shard: shard, Role: "jvb"}
-	first, err := node.Claim(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := node.Claim(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first[0].Nickname != "jvb-001" || first[0] != again[0] {
-		t.Fatalf("claim %+v, retry %+v", first[0], again[0])
+	// A booting bridge claims with its group's token; a retry (lost
+	// answer) returns the same identity with a new credential.
+	first := s.member(t, groupToken, "i-0abc")
+	again := s.member(t, groupToken, "i-0abc")
+	if first.Node.Nickname != "jvb-001" || first.Node.Group != "edge" || again.Node.ID != first.Node.ID ||
+		regapi.KindOf(first.Credential) != regapi.CredentialNode || again.Credential == first.Credential {
+		t.Fatalf("claim %+v, retry %+v", first, again)
 	}
 	batch, err := op.Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"}, regapi.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"})
 	if err != nil {
@@ -144,14 +160,18 @@ func TestAPIClaimsStatesListsAndImages(t *testing.T) {
 	if _, err := op.Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb", Nickname: "edge-1"}); !errors.Is(err, regapi.ErrConflict) {
 		t.Errorf("taken nickname over the API: err = %v, want ErrConflict", err)
 	}
-	n, err := node.SetState(ctx, regapi.NodeRef{ID: first[0].ID}, regapi.StateActive, "")
-	if err != nil || n.State != regapi.StateActive {
+	// The node reports with its own (latest) credential; the first one was replaced.
+	if _, err := s.client(t, first.Credential, regapi.WithRetryFor(time.Second)).Report(ctx, regapi.StateActive, ""); err == nil {
+		t.Error("a replaced credential still reports")
+	}
+	n, err := s.client(t, again.Credential).Report(ctx, regapi.StateActive, "")
+	if err != nil || n.State != regapi.StateActive || n.ID != first.Node.ID {
 		t.Fatalf("report active: %+v %v", n, err)
 	}
-	if _, err := node.SetState(ctx, regapi.NodeRef{Shard: shard, Nickname: "jvb-002"}, regapi.StateRetired, ""); err != nil {
+	if _, err := op.SetState(ctx, regapi.NodeRef{Shard: shard, Nickname: "jvb-002"}, regapi.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := node.SetState(ctx, regapi.NodeRef{ID: 999}, regapi.StateActive, ""); !errors.Is(err, regapi.ErrNotFound) {
+	if _, err := op.SetState(ctx, regapi.NodeRef{ID: 999}, regapi.StateActive, ""); !errors.Is(err, regapi.ErrNotFound) {
 		t.Errorf("unknown node: err = %v, want ErrNotFound", err)
 	}
 	all, err := op.Nodes(ctx, regapi.Filter{})
@@ -174,11 +194,35 @@ func TestAPIClaimsStatesListsAndImages(t *testing.T) {
 	if err != nil || len(imgs) != 1 || imgs[0].Versions["jitsi-videobridge2"] != "2.3" {
 		t.Errorf("images: %+v %v", imgs, err)
 	}
+	// Pending nodes and groups over the API.
+	pend, err := op.Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb", Pending: true})
+	if err != nil || pend[0].State != regapi.StatePending {
+		t.Fatalf("pending claim: %+v %v", pend, err)
+	}
+	if got, err := op.Confirm(ctx, pend[0].ID); err != nil || got[0].State != regapi.StateIssued {
+		t.Errorf("confirm: %+v %v", got, err)
+	}
+	groups, err := op.Groups(ctx)
+	if err != nil || len(groups) != 1 || groups[0].Members != 1 || groups[0].Tokens != 1 {
+		t.Errorf("groups: %+v %v", groups, err)
+	}
+	if n, err := op.RevokeGroupTokens(ctx, "edge", true); err != nil || n != 0 {
+		t.Errorf("revoke all but the newest of one token: %d %v", n, err)
+	}
+	if g, err := op.RetireGroup(ctx, "edge"); err != nil || g.State != regapi.GroupRetired {
+		t.Errorf("retire group: %+v %v", g, err)
+	}
+	if _, err := s.client(t, groupToken, regapi.WithRetryFor(time.Second)).ClaimInGroup(ctx, regapi.GroupClaim{InstanceID: "i-new", ClaimKey: claimKey("i-new")}); err == nil {
+		t.Error("a retired group's token claimed")
+	}
 }
 
 func TestAPIAuthorization(t *testing.T) {
 	s := startAPI(t, Config{}, false)
+	groupToken := s.group(t, "edge", 2)
+	nodeCred := s.member(t, groupToken, "i-1").Credential
 	claim := `{"shard":"meet.example.org","role":"jvb"}`
+	member := func(i string) string { return `{"instance_id":"` + i + `","claim_key":"` + claimKey(i) + `"}` }
 	for _, tc := range []struct {
 		name, method, path, token, body string
 		status                          int
@@ -187,12 +231,24 @@ func TestAPIAuthorization(t *testing.T) {
 		{"no token", "POST", "/v1/claims", "", claim, 401, "unauthorized"},
 		{"wrong token", "POST", "/v1/claims", "not-the-token-0123456789", claim, 401, "unauthorized"},
 		{"operator token prefix", "POST", "/v1/claims", opToken[:len(opToken)-1], claim, 401, "unauthorized"},
-		{"node token lists", "GET", "/v1/nodes", nodeToken, "", 403, "forbidden"},
-		{"node token records an image", "POST", "/v1/images", nodeToken, `{}`, 403, "forbidden"},
-		{"node token claims a batch", "POST", "/v1/claims", nodeToken, `{"claims":[` + claim + `]}`, 403, "forbidden"},
-		{"node token changes the secret", "POST", "/v1/claims", nodeToken,
-			`{"shard":"meet.example.org","role":"jvb","secret_fingerprint":"v1:abcd","new_secret":true}`, 403, "forbidden"},
-		{"node token claims", "POST", "/v1/claims", nodeToken, claim, 200, ""},
+		{"group token's hash as token", "POST", "/v1/claims", regapi.HashCredential(groupToken), member("i-9"), 401, "unauthorized"},
+		{"group token lists", "GET", "/v1/nodes", groupToken, "", 403, "forbidden"},
+		{"group token reports", "POST", "/v1/state", groupToken, `{"id":1,"state":"retired"}`, 403, "forbidden"},
+		{"group token names a shard", "POST", "/v1/claims", groupToken, claim, 403, "forbidden"},
+		{"group token claims a batch", "POST", "/v1/claims", groupToken, `{"claims":[` + claim + `]}`, 403, "forbidden"},
+		{"group token picks a name", "POST", "/v1/claims", groupToken, `{"instance_id":"i-2","claim_key":"` + claimKey("i-2") + `","nickname":"jms"}`, 403, "forbidden"},
+		{"group token without claim key", "POST", "/v1/claims", groupToken, `{"instance_id":"i-2"}`, 400, "invalid"},
+		{"group token claims", "POST", "/v1/claims", groupToken, member("i-2"), 200, ""},
+		{"group full", "POST", "/v1/claims", groupToken, member("i-3"), 409, "group_full"},
+		{"same instance, other key", "POST", "/v1/claims", groupToken, `{"instance_id":"i-1","claim_key":"another-claim-key-0123456789"}`, 409, "claim_key_mismatch"},
+		{"node lists", "GET", "/v1/nodes", nodeCred, "", 403, "forbidden"},
+		{"node records an image", "POST", "/v1/images", nodeCred, `{}`, 403, "forbidden"},
+		{"node claims", "POST", "/v1/claims", nodeCred, claim, 403, "forbidden"},
+		{"node reports another node", "POST", "/v1/state", nodeCred, `{"id":2,"state":"retired"}`, 403, "forbidden"},
+		{"node reports issued", "POST", "/v1/state", nodeCred, `{"state":"issued"}`, 403, "forbidden"},
+		{"node reports itself", "POST", "/v1/state", nodeCred, `{"state":"active"}`, 200, ""},
+		{"node names itself", "POST", "/v1/state", nodeCred, `{"shard":"meet.example.org","nickname":"jvb-001","state":"active"}`, 200, ""},
+		{"operator claim key", "POST", "/v1/claims", opToken, member("i-4"), 400, "invalid"},
 		{"operator lists", "GET", "/v1/nodes", opToken, "", 200, ""},
 		{"health needs no token", "GET", "/v1/health", "", "", 200, ""},
 	} {
@@ -248,11 +304,11 @@ func TestAPIRefusesBadInput(t *testing.T) {
 func TestAPIOverTLS(t *testing.T) {
 	s := startAPI(t, Config{}, true)
 	ctx := testCtx(t, 30*time.Second)
-	nodes, err := s.client(t, nodeToken, regapi.WithCAFile(s.certF)).Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"})
+	nodes, err := s.client(t, opToken, regapi.WithCAFile(s.certF)).Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"})
 	if err != nil || nodes[0].Nickname != "jvb-001" {
 		t.Fatalf("claim over TLS: %+v %v", nodes, err)
 	}
-	_, err = s.client(t, nodeToken, regapi.WithRetryFor(time.Second)).Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"})
+	_, err = s.client(t, opToken, regapi.WithRetryFor(time.Second)).Claim(ctx, regapi.ClaimRequest{Shard: shard, Role: "jvb"})
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("client without the CA: err = %v, want a certificate error", err)
 	}
@@ -390,8 +446,8 @@ func TestNewClientAndTokensAreChecked(t *testing.T) {
 	if _, err := regapi.NewClient("https://registry.example.org", "short"); err == nil {
 		t.Error("short token accepted")
 	}
-	if _, err := New(nil, Config{OperatorToken: opToken, NodeToken: opToken}); err == nil {
-		t.Error("node token equal to the operator token accepted")
+	if _, err := New(nil, Config{OperatorToken: "short"}); err == nil {
+		t.Error("short operator token accepted")
 	}
 	dir := t.TempDir()
 	p := filepath.Join(dir, "token")

@@ -1,22 +1,31 @@
 // Package httpapi is the registry's HTTP API, served by `registry serve` for
 // machines that boot (claim an identity, report their state) and for
-// operators (list nodes, record images), over any regapi.Store (the dqlite
-// registry). Its client, and the request and answer bodies, are package
-// regapi's (no cgo: the node agent links them).
+// operators (issue, list, groups, images), over the dqlite registry (Store).
+// Its client, and the request and answer bodies, are package regapi's (no
+// cgo: the node agent links them).
 //
 // Endpoints (JSON in and out; errors are {"error": {"code", "message"}}):
 //
-//	POST /v1/claims   node or operator  one claim object → the node, or {"claims": […]} → {"nodes": […]} (operator)
-//	POST /v1/state    node or operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"}, each with an
-//	                                    optional "reason" (e.g. why it failed: one line, ≤ regapi.MaxReasonBytes) → the node
-//	GET  /v1/nodes    operator          ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
-//	POST /v1/images   operator          an image → the image
-//	GET  /v1/images   operator          → {"images": […]}
-//	GET  /v1/health   anyone            200 {"status": "ready", "leader": …} when the node can serve; 503 with
-//	                                    "starting", "no_quorum" (no leader known) or "stopping" otherwise
-//	GET  /v1/leader   anyone            200 on the Raft leader only, 503 elsewhere (and at once without a leader):
-//	                                    the load balancer's check, so that all claims enter through one node
-//	                                    and share its group commit
+//	POST /v1/claims         operator  one claim object → the node, or {"claims": […]} → {"nodes": […]}
+//	                        group     {"instance_id", "claim_key", "image_id"?} → {"node", "credential"}
+//	                                  (regapi.GroupClaim → regapi.ClaimResult: an identity in the token's
+//	                                  group; the node's own credential, returned this once)
+//	POST /v1/state          operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"}, each with an
+//	                                  optional "reason" (one line, ≤ regapi.MaxReasonBytes) → the node
+//	                        node      {"state", "reason"?} (regapi.Report): its own state only → the node
+//	POST /v1/confirm        operator  {"ids": […]}: pending nodes' user-data is on disk → {"nodes": […]}
+//	GET  /v1/nodes          operator  ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
+//	POST /v1/groups         operator  regapi.GroupRequest (create or update, optionally a new token's hash) → the group
+//	GET  /v1/groups         operator  → {"groups": […]}
+//	POST /v1/groups/retire  operator  {"name"} → the group (its tokens revoked)
+//	POST /v1/groups/revoke  operator  {"name", "keep_newest"?} → {"revoked": N}
+//	POST /v1/images         operator  an image → the image
+//	GET  /v1/images         operator  → {"images": […]}
+//	GET  /v1/health         anyone    200 {"status": "ready", "leader": …} when the node can serve; 503 with
+//	                                  "starting", "no_quorum" (no leader known) or "stopping" otherwise
+//	GET  /v1/leader         anyone    200 on the Raft leader only, 503 elsewhere (and at once without a leader):
+//	                                  the load balancer's check, so that all claims enter through one node
+//	                                  and share its group commit
 //
 // Health checks answer within HealthTimeout (1.5 s), from the node's own
 // Raft state: a node that knows no leader says so at once instead of
@@ -26,10 +35,15 @@
 // another node. While a node starts or stops, Gate answers everything with
 // 503 (code "starting").
 //
-// Authentication: "Authorization: Bearer TOKEN". The node token may only
-// claim (one identity per request, no secret change) and report states; the
-// operator token may do everything. Tokens come from files and are compared
-// in constant time. Request bodies are bounded (Config.MaxBodyBytes).
+// Authentication: "Authorization: Bearer TOKEN", and each credential names
+// who holds it (regapi's credential.go). The operator token (a file the
+// server reads; compared in constant time) may do everything. A group token
+// may only claim an identity in its group: the shard, role and nickname come
+// from the group's record, and a body naming any of them is refused (403). A
+// node credential may only report its own state (403 for anything else,
+// another node included). The registry keeps only the SHA-256 of group
+// tokens and node credentials, and every change it records names its actor.
+// Request bodies are bounded (Config.MaxBodyBytes).
 package httpapi
 
 import (
@@ -46,12 +60,22 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
+// Store is what the API serves: the operator's verbs, and the two the
+// registry alone implements for the credentials it issued.
+type Store interface {
+	regapi.Store
+	// Authenticate returns who holds the credential with this hash;
+	// regapi.ErrNotFound when nobody does (unknown, revoked, retired).
+	Authenticate(ctx context.Context, hash string) (regapi.Principal, error)
+	// ClaimInGroup claims an identity for a member of the group, recording
+	// credentialHash as the node's own credential.
+	ClaimInGroup(ctx context.Context, groupID int64, gc regapi.GroupClaim, credentialHash string) (regapi.Node, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	// OperatorToken may use every endpoint (required).
 	OperatorToken string
-	// NodeToken may claim identities and report states (optional).
-	NodeToken string
 	// MaxBodyBytes bounds request bodies; default 1 MiB (a 1000-claim batch fits).
 	MaxBodyBytes int64
 	// Health reports the node's readiness for /v1/health and /v1/leader;
@@ -75,21 +99,23 @@ const DefaultRequestTimeout = 10 * time.Second
 
 // Server is the API as an http.Handler.
 type Server struct {
-	store  regapi.Store
-	tok    *tokens
+	store  Store
+	op     operatorToken
 	cfg    Config
 	routes map[string][]route
 }
 
 type route struct {
 	method string
-	scope  scope
-	handle func(w http.ResponseWriter, r *http.Request, sc scope) (any, error)
+	// allow says who may call it beyond the operator (who may call
+	// everything); public routes need no token at all.
+	allow  allowed
+	handle func(w http.ResponseWriter, r *http.Request, who caller) (any, error)
 }
 
 // New returns the API over store.
-func New(store regapi.Store, cfg Config) (*Server, error) {
-	tok, err := newTokens(cfg.NodeToken, cfg.OperatorToken)
+func New(store Store, cfg Config) (*Server, error) {
+	op, err := newOperatorToken(cfg.OperatorToken)
 	if err != nil {
 		return nil, fmt.Errorf("start API: %w", err)
 	}
@@ -102,12 +128,16 @@ func New(store regapi.Store, cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	s := &Server{store: store, tok: tok, cfg: cfg}
+	s := &Server{store: store, op: op, cfg: cfg}
 	s.routes = map[string][]route{
-		"/v1/claims": {{http.MethodPost, scopeNode, s.claim}},
-		"/v1/state":  {{http.MethodPost, scopeNode, s.setState}},
-		"/v1/nodes":  {{http.MethodGet, scopeOperator, s.nodes}},
-		"/v1/images": {{http.MethodPost, scopeOperator, s.recordImage}, {http.MethodGet, scopeOperator, s.images}},
+		"/v1/claims":        {{http.MethodPost, allowGroup, s.claim}},
+		"/v1/state":         {{http.MethodPost, allowNode, s.setState}},
+		"/v1/confirm":       {{http.MethodPost, allowOperator, s.confirm}},
+		"/v1/nodes":         {{http.MethodGet, allowOperator, s.nodes}},
+		"/v1/groups":        {{http.MethodPost, allowOperator, s.recordGroup}, {http.MethodGet, allowOperator, s.groups}},
+		"/v1/groups/retire": {{http.MethodPost, allowOperator, s.retireGroup}},
+		"/v1/groups/revoke": {{http.MethodPost, allowOperator, s.revokeGroupTokens}},
+		"/v1/images":        {{http.MethodPost, allowOperator, s.recordImage}, {http.MethodGet, allowOperator, s.images}},
 	}
 	return s, nil
 }
@@ -134,43 +164,64 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, regapi.Errorf(http.StatusMethodNotAllowed, regapi.CodeMethod, "%s %s is not allowed: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
 		return
 	}
-	sc := s.tok.scopeOf(r)
-	switch {
-	case rt.scope == scopeNone:
-	case sc == scopeNone:
-		writeError(w, regapi.Errorf(http.StatusUnauthorized, regapi.CodeUnauthorized, "missing or wrong bearer token: send \"Authorization: Bearer TOKEN\" with the node or operator token"))
-		return
-	case sc < rt.scope:
-		writeError(w, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden, "the node token may only claim identities and report states: %s %s needs the operator token", r.Method, r.URL.Path))
-		return
-	}
+	// Bounded, credential lookups included: without quorum the answer is a
+	// 503 "unavailable" the client can take elsewhere, not a hang.
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	out, err := rt.handle(w, r.WithContext(ctx), sc)
+	r = r.WithContext(ctx)
+	var who caller
+	if rt.allow != allowPublic {
+		var err error
+		if who, err = s.authenticate(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := rt.allow.check(who, r); err != nil {
+			writeError(w, err)
+			return
+		}
+		r = r.WithContext(regapi.WithActor(r.Context(), who.actor()))
+	}
+	out, err := rt.handle(w, r, who)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, regapi.ErrUnavailable) {
-			err = fmt.Errorf("%w: the registry did not answer within %s (is a majority of its nodes up and reachable?): %w",
-				regapi.ErrUnavailable, s.cfg.RequestTimeout, err)
-		}
-		e := regapi.ErrorOf(err)
-		if e.Code == regapi.CodeInternal {
-			s.cfg.Logf("registry API: %s %s: %v", r.Method, r.URL.Path, err)
-		}
-		writeError(w, e)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, error) {
-	var body regapi.ClaimsBody
+// fail answers err; internal errors are logged, their text is not sent.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(r.Context().Err(), context.DeadlineExceeded) && !errors.Is(err, regapi.ErrUnavailable) {
+		err = fmt.Errorf("%w: the registry did not answer within %s (is a majority of its nodes up and reachable?): %w",
+			regapi.ErrUnavailable, s.cfg.RequestTimeout, err)
+	}
+	e := regapi.ErrorOf(err)
+	if e.Code == regapi.CodeInternal {
+		s.cfg.Logf("registry API: %s %s: %v", r.Method, r.URL.Path, err)
+	}
+	writeError(w, e)
+}
+
+// claimBody is every field POST /v1/claims takes: an operator's claim or
+// batch, or a group member's claim (instance_id, claim_key, image_id).
+type claimBody struct {
+	regapi.ClaimsBody
+	ClaimKey string `json:"claim_key,omitempty"`
+}
+
+func (s *Server) claim(w http.ResponseWriter, r *http.Request, who caller) (any, error) {
+	var body claimBody
 	if err := s.decode(w, r, &body); err != nil {
 		return nil, err
 	}
+	if who.group() {
+		return s.claimInGroup(r, who, body)
+	}
+	if body.ClaimKey != "" {
+		return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "claim_key: is for a group member's claim, made with its group's token")
+	}
 	if body.Claims == nil {
-		if sc == scopeNode && body.NewSecret {
-			return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden, "new_secret: changing a shard's secret needs the operator token")
-		}
 		nodes, err := s.store.Claim(r.Context(), body.ClaimRequest)
 		if err != nil {
 			return nil, err
@@ -180,9 +231,6 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, e
 	if body.ClaimRequest != (regapi.ClaimRequest{}) {
 		return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: give either one claim's fields or \"claims\", not both")
 	}
-	if sc == scopeNode {
-		return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden, "claims: a node claims one identity per request; batches need the operator token")
-	}
 	nodes, err := s.store.Claim(r.Context(), body.Claims...)
 	if err != nil {
 		return nil, err
@@ -190,15 +238,63 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, sc scope) (any, e
 	return regapi.NodesPage{Nodes: nodes}, nil
 }
 
-func (s *Server) setState(w http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+// claimInGroup serves a group token's claim: the instance, its claim key
+// and image, nothing else. The node's credential is minted here and leaves
+// the server only in this answer; the registry records its hash.
+func (s *Server) claimInGroup(r *http.Request, who caller, body claimBody) (any, error) {
+	q := body.ClaimRequest
+	var named []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"claims", body.Claims != nil}, {"claim_id", q.ClaimID != ""}, {"shard", q.Shard != ""}, {"role", q.Role != ""},
+		{"nickname", q.Nickname != ""}, {"secret_fingerprint", q.SecretFingerprint != ""}, {"new_secret", q.NewSecret},
+		{"credential_hash", q.CredentialHash != ""}, {"pending", q.Pending},
+	} {
+		if f.set {
+			named = append(named, f.name)
+		}
+	}
+	if len(named) > 0 {
+		return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden,
+			"%s: a group token claims one identity in its own group (send instance_id, claim_key and optionally image_id): the shard, role and nickname come from group %s's record",
+			strings.Join(named, ", "), who.p.Group)
+	}
+	cred, hash := regapi.NewCredential(regapi.CredentialNode)
+	n, err := s.store.ClaimInGroup(r.Context(), who.p.GroupID, regapi.GroupClaim{InstanceID: q.InstanceID, ClaimKey: body.ClaimKey, ImageID: q.ImageID}, hash)
+	if err != nil {
+		return nil, err
+	}
+	return regapi.ClaimResult{Node: n, Credential: cred}, nil
+}
+
+func (s *Server) setState(w http.ResponseWriter, r *http.Request, who caller) (any, error) {
 	var body regapi.StateBody
 	if err := s.decode(w, r, &body); err != nil {
 		return nil, err
 	}
+	if who.node() {
+		self := who.p.Node
+		ref := body.NodeRef
+		switch {
+		case ref == regapi.NodeRef{}, ref == regapi.NodeRef{ID: self.ID}, ref == regapi.NodeRef{Shard: self.Shard, Nickname: self.Nickname}:
+		default:
+			return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden,
+				"a node credential reports its own node's state only: the body names another node (send {\"state\", \"reason\"} alone)")
+		}
+		switch body.State {
+		case regapi.StateActive, regapi.StateFailed, regapi.StateDraining, regapi.StateRetired:
+		default:
+			return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden,
+				"state: a node reports active, failed, draining or retired; %q is the operator's", truncate(string(body.State), 32))
+		}
+		body.NodeRef = regapi.NodeRef{ID: self.ID}
+	}
 	return s.store.SetState(r.Context(), body.NodeRef, body.State, body.Reason)
 }
 
-func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ caller) (any, error) {
 	q := r.URL.Query()
 	f := regapi.Filter{Shard: q.Get("shard"), State: regapi.State(q.Get("state")), Role: q.Get("role"), Limit: regapi.MaxPageSize}
 	for k := range q {
@@ -238,7 +334,7 @@ func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ scope) (any, er
 	return out, nil
 }
 
-func (s *Server) recordImage(w http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+func (s *Server) recordImage(w http.ResponseWriter, r *http.Request, _ caller) (any, error) {
 	var img regapi.Image
 	if err := s.decode(w, r, &img); err != nil {
 		return nil, err
@@ -246,7 +342,7 @@ func (s *Server) recordImage(w http.ResponseWriter, r *http.Request, _ scope) (a
 	return s.store.RecordImage(r.Context(), img)
 }
 
-func (s *Server) images(_ http.ResponseWriter, r *http.Request, _ scope) (any, error) {
+func (s *Server) images(_ http.ResponseWriter, r *http.Request, _ caller) (any, error) {
 	imgs, err := s.store.Images(r.Context())
 	if imgs == nil {
 		imgs = []regapi.Image{}

@@ -9,19 +9,17 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
-// TestAPINodeReportsFailedWithReason: a bridge (node token) reports failed
-// with its reason; the operator sees the reason in the listing; the node
-// later recovers. Bad reasons and unknown fields are refused.
+// TestAPINodeReportsFailedWithReason: a bridge (its own credential) reports
+// failed with its reason; the operator sees the reason in the listing; the
+// node later recovers. Bad reasons and unknown fields are refused.
 func TestAPINodeReportsFailedWithReason(t *testing.T) {
 	s := startAPI(t, Config{}, false)
 	ctx := testCtx(t, 60*time.Second)
+	claimed := s.member(t, s.group(t, "edge", 5), "i-0fail")
+	nodeToken := claimed.Credential
 	op, node := s.client(t, opToken), s.client(t, nodeToken)
 	const reason = "the JMS refused the bridge's XMPP login (not-authorized): the secret differs from the JMS's"
-	claimed, err := node.Claim(ctx, regapi.ClaimRequest{ClaimID: "i-0fail", Shard: shard, Role: "jvb"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := regapi.NodeRef{Shard: shard, Nickname: claimed[0].Nickname}
+	ref := regapi.NodeRef{Shard: shard, Nickname: claimed.Node.Nickname}
 	n, err := node.SetState(ctx, ref, regapi.StateFailed, reason)
 	if err != nil || n.State != regapi.StateFailed || n.Reason != reason {
 		t.Fatalf("report failed: %+v %v", n, err)
@@ -31,7 +29,8 @@ func TestAPINodeReportsFailedWithReason(t *testing.T) {
 		t.Fatalf("list failed: %+v %v", failed, err)
 	}
 	events, err := s.reg.Events(ctx, n.ID)
-	if err != nil || len(events) != 2 || !strings.Contains(events[1].Detail, `"reason":"the JMS refused the bridge's XMPP login`) {
+	if err != nil || len(events) != 2 || !strings.Contains(events[1].Detail, `"reason":"the JMS refused the bridge's XMPP login`) ||
+		events[1].Actor != regapi.NodeActor(n.ID) {
 		t.Errorf("events: %+v %v", events, err)
 	}
 

@@ -47,6 +47,19 @@ func HashCredential(credential string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// ValidHash reports whether h looks like HashCredential's output.
+func ValidHash(h string) bool {
+	if len(h) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if !(h[i] >= '0' && h[i] <= '9' || h[i] >= 'a' && h[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // KindOf tells which kind credential claims to be ("" when neither).
 func KindOf(credential string) CredentialKind {
 	for _, k := range []CredentialKind{CredentialGroup, CredentialNode} {

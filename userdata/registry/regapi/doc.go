@@ -1,10 +1,14 @@
 // Package regapi is the registry as its clients see it: the records (Node,
-// Image), the requests (ClaimRequest, NodeRef, Filter), the states and their
-// allowed changes, the errors callers tell apart with errors.Is, the checks
-// every request passes, the wire format of the HTTP API, and Client, which
-// speaks that API — to one node, or to every node of a cluster, sending
-// requests to the leader and moving on to another node after a connection
-// error or a 503 (failover.go).
+// Image, Group), the requests (ClaimRequest, GroupClaim, GroupRequest,
+// NodeRef, Filter), the states and their allowed changes, the credentials
+// that name who holds them (credential.go) and the actors the event log
+// names (principal.go), the errors callers tell apart with errors.Is, the
+// checks every request passes, the proof of a secret (fingerprint.go), the
+// wire format of the HTTP API, and Client, which speaks that API: the
+// operator's verbs (Store), a group member's claim (ClaimInGroup) and a
+// node's report of its own state (Report) — to one node, or to every node
+// of a cluster, sending requests to the leader and moving on to another
+// node after a connection error or a 503 (failover.go).
 //
 // It is free of cgo on purpose: the node agent (cmd/jitsi-node), a static
 // binary that runs on every target release, links it to claim its identity

@@ -42,6 +42,8 @@ var errorCodes = []struct {
 	{ErrSecretMismatch, http.StatusConflict, "secret_mismatch"},
 	{ErrTransition, http.StatusConflict, "transition"},
 	{ErrNotFound, http.StatusNotFound, "not_found"},
+	{ErrGroupFull, http.StatusConflict, "group_full"},
+	{ErrClaimKey, http.StatusConflict, "claim_key_mismatch"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{ErrClosed, http.StatusServiceUnavailable, "unavailable"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},

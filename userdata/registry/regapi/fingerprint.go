@@ -8,32 +8,31 @@ import (
 	"strings"
 )
 
-// Secret fingerprints.
+// Secret checks.
 //
-// The registry never stores a secret. To notice that two nodes of one shard
-// were given different secrets (a bridge with the wrong secret cannot log in to
-// the JMS), it stores a fingerprint per shard, built so that it cannot give the
-// secret away even when the secret is weak:
+// The registry never stores a secret, nor anything that lets a reader of its
+// database test guesses of one. To notice that two nodes of one shard were
+// given different secrets (a bridge with the wrong secret cannot log in to
+// the JMS), the client sends a PROOF of the secret with each claim — a slow,
+// salted hash of it (Fingerprint) — and the registry stores only a keyed
+// HMAC of that proof, with a key kept outside the database (see
+// userdata/registry's secretcheck.go). The database alone is worth nothing
+// to a guesser: without the key no guess can be checked. The proof crosses
+// the API only inside its TLS, is never logged or stored, and costs
+// fingerprintIterations HMACs per guess should it leak.
 //
-//   - it is SHORT: 16 bits. Every fingerprint value is shared by one secret in
-//     65 536, so it cannot single out a secret; a dictionary search against it
-//     only narrows the dictionary down by that factor. The price is that two
-//     different secrets go unnoticed with probability 1/65 536 — fine for its
-//     purpose, catching an operator's wrong secret file.
-//   - it is SLOW and SALTED per shard: PBKDF2-HMAC-SHA256 with
-//     fingerprintIterations rounds, salted with the shard's FQDN, so each guess
-//     costs that many HMACs and precomputed tables are useless across shards.
-//
-// Format: "v1:" and four hex digits.
+// Format: "v2:" and 64 hex digits. (v1, a 16-bit fingerprint stored as is,
+// let a database reader narrow a weak secret down offline: it is refused,
+// and registries drop the v1 values they kept.)
 
 const (
-	fingerprintVersion    = "v1:"
+	fingerprintVersion    = "v2:"
 	fingerprintIterations = 100_000
-	fingerprintBytes      = 2
-	fingerprintSalt       = "packer-plugin-jitsi registry secret fingerprint v1\x00"
+	fingerprintBytes      = 32
+	fingerprintSalt       = "packer-plugin-jitsi registry secret proof v2\x00"
 )
 
-// Fingerprint returns the secret's fingerprint for the shard (the JMS FQDN).
+// Fingerprint returns the proof of the secret for the shard (the JMS FQDN).
 // It takes a noticeable fraction of a second on purpose; compute it once per
 // shard and secret.
 func Fingerprint(shard, secret string) string {

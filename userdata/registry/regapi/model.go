@@ -6,13 +6,18 @@ import (
 	"time"
 )
 
-// State is where a node is in its life: issued → active → draining → retired,
-// with failed beside active for a node that could not configure itself.
-// CheckTransition (states.go) holds the allowed changes.
+// State is where a node is in its life: (pending →) issued → active →
+// draining → retired, with failed beside active for a node that could not
+// configure itself. CheckTransition (states.go) holds the allowed changes.
 type State string
 
 // The states of a node.
 const (
+	// StatePending: `issue` recorded the node and is writing its user-data;
+	// it becomes issued once the file is in place (Confirm). A pending node
+	// holds its nickname until it expires (the issue was interrupted): then
+	// it is retired and its name is free again.
+	StatePending State = "pending"
 	// StateIssued: user-data was generated (or an identity claimed); the node has not reported yet.
 	StateIssued State = "issued"
 	// StateActive: the node booted, configured itself and serves.
@@ -28,7 +33,7 @@ const (
 )
 
 // States lists every state in lifecycle order.
-var States = []State{StateIssued, StateActive, StateFailed, StateDraining, StateRetired}
+var States = []State{StatePending, StateIssued, StateActive, StateFailed, StateDraining, StateRetired}
 
 // MaxReasonBytes bounds Node.Reason: one line of UTF-8 text without control
 // characters. Nodes send it, so the registry checks it like any raw input.
@@ -48,6 +53,7 @@ type Node struct {
 	Reason     string    `json:"reason,omitempty"` // given with the latest state change, e.g. why the node failed
 	ImageID    string    `json:"image_id,omitempty"`
 	InstanceID string    `json:"instance_id,omitempty"`
+	Group      string    `json:"group,omitempty"` // the autoscaling group the node claimed its identity in
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
 }
@@ -71,6 +77,15 @@ type ClaimRequest struct {
 	// NewSecret records SecretFingerprint as the shard's secret even when it
 	// differs (the JMS's secret was changed on purpose).
 	NewSecret bool `json:"new_secret,omitempty"`
+	// CredentialHash (HashCredential of a NewCredential(CredentialNode)) is
+	// recorded as the node's own credential, which the node's user-data
+	// carries: the node may then report its own state and nothing else.
+	// Claiming the same claim id again with another hash replaces it.
+	// Optional; operators only.
+	CredentialHash string `json:"credential_hash,omitempty"`
+	// Pending records the node as pending (see StatePending) instead of
+	// issued: `issue` confirms it once the node's user-data is on disk.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // NodeRef names one node: by ID, or by shard and nickname (the live node
@@ -117,6 +132,21 @@ type Store interface {
 	RecordImage(ctx context.Context, img Image) (Image, error)
 	// Images lists recorded images ordered by build time.
 	Images(ctx context.Context) ([]Image, error)
+	// Confirm moves pending nodes to issued, all or none: their user-data
+	// is in place. Nodes already past pending are left as they are; a
+	// retired one (it expired first) fails the call with ErrTransition.
+	Confirm(ctx context.Context, ids ...int64) ([]Node, error)
+	// RecordGroup creates an autoscaling group or updates its settings,
+	// and records a new group token when req.TokenHash is given.
+	RecordGroup(ctx context.Context, req GroupRequest) (Group, error)
+	// Groups lists the groups, live ones first, by name.
+	Groups(ctx context.Context) ([]Group, error)
+	// RetireGroup ends a group: its tokens are revoked and it takes no
+	// more claims; its members stay until they are retired themselves.
+	RetireGroup(ctx context.Context, name string) (Group, error)
+	// RevokeGroupTokens revokes the live tokens of a group (all, or all
+	// but the newest) and returns how many it revoked.
+	RevokeGroupTokens(ctx context.Context, name string, keepNewest bool) (int, error)
 	// Close releases the store.
 	Close() error
 }
@@ -142,4 +172,9 @@ var (
 	ErrClosed = errors.New("registry closed")
 	// ErrLocked: another process holds the data directory.
 	ErrLocked = errors.New("registry data directory is in use")
+	// ErrGroupFull: the group has as many live members as its max size.
+	ErrGroupFull = errors.New("group is full")
+	// ErrClaimKey: the instance already claimed its identity with another
+	// claim key.
+	ErrClaimKey = errors.New("instance already claimed with another claim key")
 )

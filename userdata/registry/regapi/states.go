@@ -7,11 +7,15 @@ import (
 )
 
 // transitions lists the state changes a node may make. Moving forward may
-// skip states (issued → retired: a node that never booted); draining → active
+// skip states (issued → retired: a node that never booted); pending goes to
+// issued once its user-data is on disk (Confirm), to retired when it expires,
+// or — its user-data was written but the run died before confirming it — to
+// whatever the node reports once booted; draining → active
 // is a cancelled scale-in; failed is entered from issued or active (first boot
 // or a later re-run could not configure the node) and left by recovering
 // (→ active after a fix) or going (→ draining, → retired). Retired is final.
 var transitions = map[State][]State{
+	StatePending:  {StateIssued, StateActive, StateFailed, StateDraining, StateRetired},
 	StateIssued:   {StateActive, StateFailed, StateDraining, StateRetired},
 	StateActive:   {StateFailed, StateDraining, StateRetired},
 	StateFailed:   {StateActive, StateDraining, StateRetired},

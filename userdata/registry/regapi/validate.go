@@ -40,18 +40,16 @@ func (fe fieldErrors) err() error {
 }
 
 // NormalizeClaims validates reqs, fills in generated claim ids and the auto
-// nickname, and returns all problems at once. newIDs reports whether every
-// claim id was generated here.
-func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err error) {
+// nickname, and returns all problems at once.
+func NormalizeClaims(reqs []ClaimRequest) ([]ClaimRequest, error) {
 	var fe fieldErrors
 	if len(reqs) == 0 {
 		fe.add("claims", "is empty: give at least one claim")
 	}
 	if len(reqs) > MaxClaimsPerRequest {
 		fe.add("claims", "has %d claims: at most %d per request", len(reqs), MaxClaimsPerRequest)
-		return nil, false, fe.err()
+		return nil, fe.err()
 	}
-	newIDs = true
 	out := make([]ClaimRequest, len(reqs))
 	seen := make(map[string]int, len(reqs))
 	for i, r := range reqs {
@@ -61,8 +59,6 @@ func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err er
 		}
 		if r.ClaimID == "" {
 			r.ClaimID = NewClaimID()
-		} else {
-			newIDs = false
 		}
 		if r.Nickname == "" {
 			r.Nickname = AutoNickname
@@ -74,10 +70,13 @@ func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err er
 		checkToken(&fe, p+"image_id", r.ImageID, maxRefLen)
 		checkToken(&fe, p+"instance_id", r.InstanceID, maxRefLen)
 		if r.SecretFingerprint != "" && !ValidFingerprint(r.SecretFingerprint) {
-			fe.add(p+"secret_fingerprint", "is not a fingerprint made by registry.Fingerprint (v1:xxxx)")
+			fe.add(p+"secret_fingerprint", "is not a secret proof made by regapi.Fingerprint (v2: and 64 hex digits; a v1 fingerprint comes from an older packer-plugin-jitsi: upgrade it)")
 		}
 		if r.NewSecret && r.SecretFingerprint == "" {
 			fe.add(p+"new_secret", "needs secret_fingerprint: the new secret's fingerprint")
+		}
+		if r.CredentialHash != "" && !ValidHash(r.CredentialHash) {
+			fe.add(p+"credential_hash", "is not a credential hash (HashCredential: 64 lower-case hex digits)")
 		}
 		if j, dup := seen[r.ClaimID]; dup {
 			fe.add(p+"claim_id", "%q repeats claims[%d].claim_id: every claim needs its own id", r.ClaimID, j)
@@ -86,9 +85,9 @@ func NormalizeClaims(reqs []ClaimRequest) (_ []ClaimRequest, newIDs bool, err er
 		out[i] = r
 	}
 	if err := fe.err(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return out, newIDs, nil
+	return out, nil
 }
 
 func checkShard(fe *fieldErrors, field, s string) {
@@ -233,4 +232,94 @@ func CheckFilter(f Filter) error {
 		fe.add("after_id", "is negative: give 0 (from the start) or a node id")
 	}
 	return fe.err()
+}
+
+// Limits of a group claim's fields.
+const (
+	// MaxInstanceIDLen bounds GroupClaim.InstanceID (OCI's instance OCIDs,
+	// the longest of the clouds', stay well under it).
+	MaxInstanceIDLen = 200
+	// MinClaimKeyLen and MaxClaimKeyLen bound GroupClaim.ClaimKey: a random
+	// value of at least 128 bits in printable ASCII.
+	MinClaimKeyLen = 22
+	MaxClaimKeyLen = 512
+	// MaxGroupNameLen bounds a group's name.
+	MaxGroupNameLen = 64
+)
+
+// CheckGroupClaim validates a group member's claim, all problems at once.
+// Its messages never quote the claim key.
+func CheckGroupClaim(gc GroupClaim) error {
+	var fe fieldErrors
+	switch {
+	case gc.InstanceID == "":
+		fe.add("instance_id", "is required: the cloud's id of this instance (cloud-init's instance_id)")
+	default:
+		checkToken(&fe, "instance_id", gc.InstanceID, MaxInstanceIDLen)
+	}
+	switch {
+	case gc.ClaimKey == "":
+		fe.add("claim_key", "is required: a random value the node makes once and keeps")
+	case len(gc.ClaimKey) < MinClaimKeyLen || len(gc.ClaimKey) > MaxClaimKeyLen:
+		fe.add("claim_key", "is %d bytes long: want %d to %d (e.g. 32 random bytes, base64)", len(gc.ClaimKey), MinClaimKeyLen, MaxClaimKeyLen)
+	case !printableASCII(gc.ClaimKey):
+		fe.add("claim_key", "has a space, control or non-ASCII byte: use printable ASCII")
+	}
+	checkToken(&fe, "image_id", gc.ImageID, maxRefLen)
+	return fe.err()
+}
+
+// CheckGroupRequest validates RecordGroup's request, all problems at once.
+func CheckGroupRequest(req GroupRequest) error {
+	var fe fieldErrors
+	checkGroupName(&fe, "name", req.Name)
+	checkShard(&fe, "shard", req.Shard)
+	checkRole(&fe, "role", req.Role)
+	switch req.Format {
+	case "modern", "legacy":
+	default:
+		fe.add("format", "%q is not a config format: modern or legacy", truncate(req.Format, maxRoleLen))
+	}
+	checkToken(&fe, "nat", req.NAT, maxRoleLen)
+	if req.MaxSize < 0 || req.MaxSize > MaxGroupMaxSize {
+		fe.add("max_size", "is %d: give 1 to %d (0 keeps the group's)", req.MaxSize, MaxGroupMaxSize)
+	}
+	if req.TokenHash != "" && !ValidHash(req.TokenHash) {
+		fe.add("token_hash", "is not a credential hash (HashCredential: 64 lower-case hex digits)")
+	}
+	return fe.err()
+}
+
+// CheckGroupName validates a group's name.
+func CheckGroupName(name string) error {
+	var fe fieldErrors
+	checkGroupName(&fe, "name", name)
+	return fe.err()
+}
+
+func checkGroupName(fe *fieldErrors, field, s string) {
+	ok := s != "" && len(s) <= MaxGroupNameLen
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '-')
+	}
+	if !ok {
+		fe.add(field, "%q is not a group name: lower-case letters, digits and '-', starting with a letter, at most %d", truncate(s, MaxGroupNameLen), MaxGroupNameLen)
+	}
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

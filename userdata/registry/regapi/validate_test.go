@@ -10,6 +10,7 @@ import (
 // written out by hand, so a change to the transitions table shows here.
 func TestCheckTransition(t *testing.T) {
 	allowed := map[string]bool{
+		"pending→issued": true, "pending→active": true, "pending→failed": true, "pending→draining": true, "pending→retired": true,
 		"issued→active": true, "issued→failed": true, "issued→draining": true, "issued→retired": true,
 		"active→failed": true, "active→draining": true, "active→retired": true,
 		"failed→active": true, "failed→draining": true, "failed→retired": true,
@@ -47,17 +48,17 @@ func TestCheckTransition(t *testing.T) {
 }
 
 func TestNormalizeClaims(t *testing.T) {
-	out, newIDs, err := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb"}})
+	out, err := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out[0].Nickname != AutoNickname || !strings.HasPrefix(out[0].ClaimID, "c-") || !newIDs {
-		t.Errorf("defaults not filled in: %+v (new ids: %v)", out[0], newIDs)
+	if out[0].Nickname != AutoNickname || !strings.HasPrefix(out[0].ClaimID, "c-") {
+		t.Errorf("defaults not filled in: %+v", out[0])
 	}
-	if _, newIDs, _ := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb", ClaimID: "given"}}); newIDs {
-		t.Error("a given claim id counted as generated")
+	if given, _ := NormalizeClaims([]ClaimRequest{{Shard: "meet.example.org", Role: "jvb", ClaimID: "given"}}); given[0].ClaimID != "given" {
+		t.Errorf("a given claim id was replaced: %q", given[0].ClaimID)
 	}
-	_, _, err = NormalizeClaims([]ClaimRequest{
+	_, err = NormalizeClaims([]ClaimRequest{
 		{Shard: "Meet.Example.org", Role: "jvb", Nickname: "JVB 1", ClaimID: "a b"},
 		{Shard: "", Role: "web", ClaimID: "x", SecretFingerprint: "sha:1"},
 		{Shard: "meet.example.org", Role: "jvb", ClaimID: "x", NewSecret: true},
@@ -83,18 +84,21 @@ func TestFingerprint(t *testing.T) {
 	if a != Fingerprint("meet.example.org", "s3cret") {
 		t.Error("Fingerprint is not deterministic")
 	}
-	if strings.Contains(a, "s3cret") || len(a) != len("v1:")+4 {
-		t.Errorf("fingerprint %q must be 16 bits, nothing of the secret", a)
+	if strings.Contains(a, "s3cret") || len(a) != len("v2:")+64 {
+		t.Errorf("proof %q must be 256 bits, nothing of the secret", a)
 	}
-	// Salted per shard: across 8 shards one secret does not give one value.
+	// Salted per shard: one secret gives each shard its own proof.
 	seen := map[string]bool{}
-	for _, s := range []string{"a.example.org", "b.example.org", "c.example.org", "d.example.org", "e.example.org", "f.example.org", "g.example.org", "h.example.org"} {
+	for _, s := range []string{"a.example.org", "b.example.org", "c.example.org", "d.example.org"} {
 		seen[Fingerprint(s, "s3cret")] = true
 	}
-	if len(seen) < 4 {
-		t.Errorf("fingerprints of one secret over 8 shards take only %d values: salt not applied?", len(seen))
+	if len(seen) != 4 {
+		t.Errorf("proofs of one secret over 4 shards take only %d values: salt not applied?", len(seen))
 	}
-	if Fingerprint("meet.example.org", "other") == a && Fingerprint("meet.example.org", "third") == a {
-		t.Error("different secrets give the same fingerprint")
+	if Fingerprint("meet.example.org", "other") == a {
+		t.Error("different secrets give the same proof")
+	}
+	if ValidFingerprint("v1:3f2a") {
+		t.Error("a v1 fingerprint is still accepted")
 	}
 }

@@ -62,3 +62,29 @@ type Report struct {
 	State  State  `json:"state"`
 	Reason string `json:"reason,omitempty"`
 }
+
+// IDsBody is the body of POST /v1/confirm.
+type IDsBody struct {
+	IDs []int64 `json:"ids"`
+}
+
+// GroupsBody is the answer to GET /v1/groups.
+type GroupsBody struct {
+	Groups []Group `json:"groups"`
+}
+
+// GroupNameBody is the body of POST /v1/groups/retire.
+type GroupNameBody struct {
+	Name string `json:"name"`
+}
+
+// RevokeBody is the body of POST /v1/groups/revoke.
+type RevokeBody struct {
+	Name       string `json:"name"`
+	KeepNewest bool   `json:"keep_newest,omitempty"`
+}
+
+// RevokedBody answers POST /v1/groups/revoke.
+type RevokedBody struct {
+	Revoked int `json:"revoked"`
+}

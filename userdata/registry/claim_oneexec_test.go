@@ -7,11 +7,13 @@ import (
 	"time"
 )
 
-// The one-round-trip claim (claim_fast.go) must give exactly the answers of
-// the general path: these tests make it miss in each way it can and check
-// that the batch is then answered correctly and nothing was written twice.
+// A batch sent as one exec (claim.go: the attempt from memory with a
+// compare-and-swap take) must give exactly the answers of an attempt that
+// reads everything: these tests make memory stale in each way it can and
+// check that the batch is then answered correctly and nothing was written
+// twice.
 
-func TestFastClaimTakesOverAfterTheFirstBatch(t *testing.T) {
+func TestOneExecBatchTakesOverAfterTheFirstBatch(t *testing.T) {
 	r, _ := openTemp(t)
 	for i, want := range series("jvb", 5) {
 		if got := claimOne(t, r, jvb("")).Nickname; got != want {
@@ -20,12 +22,12 @@ func TestFastClaimTakesOverAfterTheFirstBatch(t *testing.T) {
 	}
 	// The first claim creates the shard and its series and learns the hint;
 	// the next four need one exec each.
-	if got := r.fastCommits.Load(); got != 4 {
+	if got := r.oneExecBatches.Load(); got != 4 {
 		t.Errorf("%d one-round-trip batches, want 4", got)
 	}
 }
 
-func TestFastClaimMissesOnStaleHintAndTakesTheLowest(t *testing.T) {
+func TestOneExecBatchMissesOnStaleHintAndTakesTheLowest(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
 	for range 3 {
@@ -36,11 +38,11 @@ func TestFastClaimMissesOnStaleHintAndTakesTheLowest(t *testing.T) {
 	if _, err := r.SetState(ctx, regapi.NodeRef{Shard: testShard, Nickname: "jvb-001"}, regapi.StateRetired, ""); err != nil {
 		t.Fatal(err)
 	}
-	before := r.fastCommits.Load()
+	before := r.oneExecBatches.Load()
 	if got := claimOne(t, r, jvb("")).Nickname; got != "jvb-001" {
 		t.Fatalf("after retiring jvb-001, auto gave %s", got)
 	}
-	if r.fastCommits.Load() != before {
+	if r.oneExecBatches.Load() != before {
 		t.Error("the stale hint was taken: the compare-and-swap did not miss")
 	}
 	// The general path relearns the hint, and the claim after it is fast again.
@@ -49,8 +51,8 @@ func TestFastClaimMissesOnStaleHintAndTakesTheLowest(t *testing.T) {
 			t.Fatalf("next auto gave %s, want %s", got, want)
 		}
 	}
-	if r.fastCommits.Load() != before+1 {
-		t.Errorf("%d one-round-trip commits after relearning, want 1", r.fastCommits.Load()-before)
+	if r.oneExecBatches.Load() != before+1 {
+		t.Errorf("%d one-round-trip commits after relearning, want 1", r.oneExecBatches.Load()-before)
 	}
 	// A number cut out by an explicit name makes the hint stale as well.
 	claimOne(t, r, jvb("jvb-006"))
@@ -59,20 +61,20 @@ func TestFastClaimMissesOnStaleHintAndTakesTheLowest(t *testing.T) {
 	}
 }
 
-func TestFastClaimRepeatedClaimIDReturnsTheRecordedNode(t *testing.T) {
+func TestOneExecBatchRepeatedClaimIDReturnsTheRecordedNode(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
 	claimOne(t, r, jvb("")) // learn the hint
 	req := jvb("")
 	req.ClaimID = "i-0123456789abcdef0"
 	first := claimOne(t, r, req)
-	before := r.fastCommits.Load()
-	again := claimOne(t, r, req) // the UNIQUE claim_id fails the one-round-trip exec
+	before := r.oneExecBatches.Load()
+	again := claimOne(t, r, req) // the UNIQUE claim_id fails the one exec
 	if again != first {
 		t.Fatalf("repeated claim id: got %+v, want %+v", again, first)
 	}
-	if r.fastCommits.Load() != before {
-		t.Error("a repeated claim id was answered by the one-round-trip path")
+	if r.oneExecBatches.Load() != before {
+		t.Error("a repeated claim id was answered by a one-exec batch")
 	}
 	// The failed exec was rolled back whole: the next number is not skipped.
 	if got := claimOne(t, r, jvb("")).Nickname; got != "jvb-003" {
@@ -87,8 +89,8 @@ func TestFastClaimRepeatedClaimIDReturnsTheRecordedNode(t *testing.T) {
 	}
 }
 
-func TestQTakeAtHintLiteralQuotesThePrefix(t *testing.T) {
-	got := qTakeAtHintLiteral(seriesKey{shard: 7, prefix: "o'brien"}, 16, 42)
+func TestQTakeAtHintQuotesThePrefix(t *testing.T) {
+	got := qTakeAtHint(seriesKey{shard: 7, prefix: "o'brien"}, 16, 42)
 	want := `UPDATE free_numbers SET lo = lo + 16 WHERE shard_id = 7 AND prefix = 'o''brien' AND lo = 42 AND hi - lo + 1 > 16` +
 		` AND NOT EXISTS (SELECT 1 FROM free_numbers WHERE shard_id = 7 AND prefix = 'o''brien' AND lo < 42)`
 	if got != want {

@@ -1,0 +1,227 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/agent/nat"
+	"github.com/jitsi-packer/packer-plugin-jitsi/agent/system"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+)
+
+// bridgeRun is what applying a bridge found and did.
+type bridgeRun struct {
+	state   applied
+	link    *node.RegistryLink // how the node reports (its own credential)
+	changed []string
+	started bool
+	start   time.Duration // restart → healthy
+}
+
+// applyBridge claims the group identity, resolves the NAT mapping, writes
+// the bridge's files from the role model, (re)starts it when something
+// changed and waits for its health.
+func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *bridgeRun) error {
+	s := l.spec
+	run.state = applied{Role: s.Role, Nickname: s.Nickname, Config: l.digest, Agent: a.opts.Version}
+	if s.Group == "" {
+		run.link = s.Registry
+	} else {
+		id, err := a.groupIdentity(ctx, s)
+		if err != nil {
+			return err
+		}
+		run.state.Nickname = id.Nickname
+		run.link = &node.RegistryLink{URL: s.Registry.URL, CA: s.Registry.CA, Credential: id.Credential}
+		if a.sd.Running() {
+			if err := a.sd.SetHostname(ctx, id.Nickname); err != nil {
+				a.log.printf("hostname: %v", err)
+			}
+		}
+	}
+	if err := a.resolveNAT(ctx, s, prev, &run.state); err != nil {
+		return err
+	}
+	files, err := jitsi.BridgeFiles(s, run.state.boot())
+	if err != nil {
+		return err
+	}
+	changed, err := a.writeFiles(files)
+	if err != nil {
+		return err
+	}
+	run.changed = append(run.changed, changed...)
+	// Before any start: the bridge's ExecStartPre (apply --check) rewrites
+	// its files from this record, so it must already be this run's.
+	if err := a.writeJSON(jitsi.AppliedState, 0o644, run.state); err != nil {
+		return err
+	}
+	if !a.sd.Running() {
+		a.log.printf("systemd is not running: files written, %s not started", jitsi.SvcJVB)
+		return nil
+	}
+	if slices.Contains(run.changed, jitsi.JVBDropIn) {
+		if err := a.sd.DaemonReload(ctx); err != nil {
+			return err
+		}
+	}
+	if err := a.sd.Enable(ctx, jitsi.SvcJVB+".service", false); err != nil {
+		return err
+	}
+	since := a.clock.Now()
+	if len(run.changed) > 0 {
+		a.log.printf("restarting %s: %s changed", jitsi.SvcJVB, strings.Join(run.changed, ", "))
+		err = a.sd.Restart(ctx, jitsi.SvcJVB+".service")
+	} else {
+		err = a.sd.Start(ctx, jitsi.SvcJVB+".service")
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", jitsi.SvcJVB, err)
+	}
+	if err := a.waitHealthy(ctx, since); err != nil {
+		return err
+	}
+	run.started, run.start = true, a.clock.Now().Sub(since)
+	// Drain before the bridge stops (scale-in, shutdown): from now on.
+	return a.sd.Enable(ctx, jitsi.DrainUnit, true)
+}
+
+// resolveNAT fills the NAT mapping of st from the spec's mode.
+func (a *Agent) resolveNAT(ctx context.Context, s node.Spec, prev applied, st *applied) error {
+	switch s.NAT.Mode {
+	case node.NATNone:
+		return nil
+	case node.NATStatic:
+		pub, _ := netip.ParseAddr(s.NAT.PublicAddress) // validated
+		st.PublicAddress, st.NATSource = pub.Unmap().String(), "static"
+		if s.NAT.LocalAddress != "" {
+			local, _ := netip.ParseAddr(s.NAT.LocalAddress)
+			st.LocalAddress = local.Unmap().String()
+			return nil
+		}
+		local, err := a.opts.NAT.RouteSourceOrDefault()()
+		if err != nil {
+			return fmt.Errorf("find this node's local address for the NAT mapping (give --local-ip when issuing): %w", err)
+		}
+		st.LocalAddress = local.String()
+		return nil
+	}
+	stun := s.NAT.STUNServers
+	if len(stun) == 0 {
+		stun = jitsi.DefaultSTUNServers
+	}
+	r, err := a.nat(ctx, a.opts.NAT, stun)
+	if err != nil {
+		return fmt.Errorf("find the public address: %w", err)
+	}
+	switch {
+	case r.Mapped():
+		st.LocalAddress, st.PublicAddress, st.NATSource = r.Local.String(), r.Public.String(), r.Source
+		a.log.printf("NAT: %s maps to %s (%s)", st.LocalAddress, st.PublicAddress, r.Source)
+	case r.Public.IsValid():
+		st.NATSource = r.Source
+		a.log.printf("NAT: this node holds its public address %s itself: no mapping needed", r.Public)
+	case prev.PublicAddress != "" && prev.NATSource != "static":
+		st.LocalAddress, st.PublicAddress, st.NATSource = prev.LocalAddress, prev.PublicAddress, prev.NATSource
+		a.log.printf("NAT: no public address found this boot (%s); keeping last boot's %s → %s", r.Summary(), st.LocalAddress, st.PublicAddress)
+	default:
+		return fmt.Errorf("no public address found (%s): give the bridge's address when issuing (--public-ip), "+
+			"or --nat none for a private-only deployment", r.Summary())
+	}
+	st.AWSHarvester = r.Cloud == nat.EC2
+	return nil
+}
+
+// writeFiles writes each file that differs and returns what changed.
+func (a *Agent) writeFiles(files []jitsi.File) ([]string, error) {
+	var changed []string
+	for _, f := range files {
+		d, err := a.fs.Write(system.File{Path: f.Path, Owner: f.Owner, Mode: f.Mode, Content: f.Content})
+		if err != nil {
+			return changed, err
+		}
+		if d.Changed() {
+			changed = append(changed, f.Path)
+		}
+	}
+	return changed, nil
+}
+
+// waitHealthy waits for the bridge's health endpoint, bounded. A refused
+// XMPP login in the unit's journal (the secret is not the JMS's) or a
+// failed unit ends the wait with that reason.
+func (a *Agent) waitHealthy(ctx context.Context, since time.Time) error {
+	deadline := a.clock.Now().Add(a.opts.HealthTimeout)
+	last := "no answer yet"
+	for {
+		journal, _ := a.sd.Journal(ctx, jitsi.SvcJVB, since)
+		if strings.Contains(journal, jitsi.XMPPLoginRefused) {
+			return fmt.Errorf("the JMS refused the bridge's XMPP login (%s): the secret differs from the JMS's, "+
+				"or its account jvb@auth.<JMS> is missing", jitsi.XMPPLoginRefused)
+		}
+		if a.sd.IsFailed(ctx, jitsi.SvcJVB+".service") {
+			why := lastLines(journal, 3)
+			if why == "" {
+				why = "see journalctl -u " + jitsi.SvcJVB
+			}
+			return fmt.Errorf("%s failed: %s", jitsi.SvcJVB, why)
+		}
+		code, body, err := a.get(ctx, jitsi.HealthPath)
+		switch {
+		case err == nil && code == http.StatusOK:
+			return nil
+		case err == nil:
+			last = fmt.Sprintf("HTTP %d %s", code, strings.TrimSpace(body))
+		default:
+			last = err.Error()
+		}
+		if !a.clock.Now().Before(deadline) {
+			return fmt.Errorf("%s not healthy at %s%s after %s: %s", jitsi.SvcJVB, a.opts.BridgeAPI, jitsi.HealthPath, a.opts.HealthTimeout, last)
+		}
+		if err := a.clock.Sleep(ctx, a.opts.HealthPoll); err != nil {
+			return err
+		}
+	}
+}
+
+// get asks the bridge's private API; the body is cut to a line's worth.
+func (a *Agent) get(ctx context.Context, path string) (int, string, error) {
+	return a.call(ctx, http.MethodGet, path, "")
+}
+
+func (a *Agent) call(ctx context.Context, method, path, body string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, a.opts.BridgeAPI+path, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		var ue interface{ Unwrap() error }
+		if errors.As(err, &ue) {
+			err = ue.Unwrap()
+		}
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(data), nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

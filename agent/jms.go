@@ -1,0 +1,135 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/agent/system"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+)
+
+// aptEnv makes apt and debconf ask nothing.
+var aptEnv = []string{"DEBIAN_FRONTEND=noninteractive"}
+
+// applyJMS configures a JMS: debconf answers first (the packages' postinsts
+// read the FQDN and secret from there), the Jitsi packages from the image's
+// apt cache, its own self-signed certificate, the bridge account's password,
+// then its services. Restarts happen when the config or the packages
+// changed; otherwise the services are only started.
+func (a *Agent) applyJMS(ctx context.Context, l loaded, prev applied) ([]string, error) {
+	s := l.spec
+	var changed []string
+	if prev.Config != l.digest {
+		changed = append(changed, "node config")
+	}
+	if _, err := a.run.Run(ctx, system.Cmd{Name: "debconf-set-selections", Stdin: jitsi.DebconfSeed(s)}); err != nil {
+		return changed, fmt.Errorf("preseed debconf: %w", err)
+	}
+	var missing []string
+	for _, p := range jitsi.JMSPackages {
+		out, _ := a.run.Run(ctx, system.Cmd{Name: "dpkg-query", Args: []string{"-W", "-f=${Status}", p}})
+		if strings.TrimSpace(string(out)) != "install ok installed" {
+			missing = append(missing, p)
+		}
+	}
+	if !a.fs.Exists(jitsi.SnakeoilState) {
+		if _, err := a.run.LookPath(jitsi.SnakeoilRenew[0]); err == nil {
+			if _, err := a.run.Run(ctx, system.Cmd{Name: jitsi.SnakeoilRenew[0], Args: jitsi.SnakeoilRenew[1:]}); err != nil {
+				return changed, fmt.Errorf("renew the self-signed certificate: %w", err)
+			}
+			if _, err := a.fs.Write(system.File{Path: jitsi.SnakeoilState, Owner: jitsi.RootOwner, Mode: 0o644}); err != nil {
+				return changed, err
+			}
+			changed = append(changed, "self-signed certificate")
+		}
+	}
+	if len(missing) > 0 {
+		a.log.printf("installing %s for %s", strings.Join(missing, " "), s.JMSFQDN)
+		args := append([]string{"install", "-y", "-q", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600"}, missing...)
+		if _, err := a.run.Run(ctx, system.Cmd{Name: "apt-get", Args: args, Env: aptEnv}); err != nil {
+			return changed, fmt.Errorf("install %s: %w", strings.Join(missing, " "), err)
+		}
+		changed = append(changed, "packages")
+	}
+	if !a.sd.Running() {
+		a.log.printf("systemd is not running: packages configured, services not started")
+		return changed, nil
+	}
+	restart := len(changed) > 0
+	if err := a.service(ctx, jitsi.SvcProsody, restart); err != nil {
+		return changed, err
+	}
+	if restart || !a.fs.Exists(jitsi.AppliedState) {
+		if err := a.setBridgeAccount(ctx, s); err != nil {
+			return changed, err
+		}
+	}
+	switch {
+	case s.LocalBridge:
+		if err := a.service(ctx, jitsi.SvcJVB, restart); err != nil {
+			return changed, err
+		}
+	case a.sd.UnitExists(ctx, jitsi.SvcJVB+".service"):
+		if err := a.sd.Disable(ctx, jitsi.SvcJVB+".service", true); err != nil {
+			return changed, err
+		}
+		a.log.printf("local bridge stopped and disabled: bridges join %s", jitsi.BreweryJID(s.JMSFQDN))
+	}
+	for _, svc := range jitsi.JMSServices {
+		if svc == jitsi.SvcProsody || !a.sd.UnitExists(ctx, svc+".service") {
+			continue
+		}
+		if err := a.service(ctx, svc, restart); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+// service enables svc and restarts it (or only starts it).
+func (a *Agent) service(ctx context.Context, svc string, restart bool) error {
+	unit := svc + ".service"
+	if err := a.sd.Enable(ctx, unit, false); err != nil {
+		return err
+	}
+	if restart {
+		return a.sd.Restart(ctx, unit)
+	}
+	return a.sd.Start(ctx, unit)
+}
+
+// setBridgeAccount makes jvb@auth.<fqdn>'s password the secret: prosodyctl
+// passwd, or adduser for a new account, the password twice on stdin.
+// Prosody ≥ 13 does both through the running server, which may still be
+// starting: that is retried for a while.
+func (a *Agent) setBridgeAccount(ctx context.Context, s node.Spec) error {
+	jid := jitsi.BridgeAccount(s.JMSFQDN)
+	stdin := []byte(s.Secret + "\n" + s.Secret + "\n")
+	deadline := a.clock.Now().Add(30 * time.Second)
+	// prosodyctl ≥ 13 prints its connection error on stdout.
+	notRunning := func(out []byte, err error) bool {
+		return err != nil && (strings.Contains(string(out), jitsi.ProsodyNotRunning) || strings.Contains(err.Error(), jitsi.ProsodyNotRunning))
+	}
+	for {
+		verb := "passwd"
+		out, err := a.run.Run(ctx, system.Cmd{Name: jitsi.ProsodyCtl, Args: []string{verb, jid}, Stdin: stdin})
+		if err != nil && !notRunning(out, err) {
+			verb = "adduser"
+			out, err = a.run.Run(ctx, system.Cmd{Name: jitsi.ProsodyCtl, Args: []string{verb, jid}, Stdin: stdin})
+		}
+		if err == nil {
+			a.log.printf("bridge account %s: %s done", jid, verb)
+			return nil
+		}
+		if !notRunning(out, err) || !a.clock.Now().Before(deadline) {
+			return fmt.Errorf("set the password of %s with prosodyctl %s: %v %s", jid, verb, a.log.redact(err.Error()),
+				a.log.redact(lastLines(string(out), 2)))
+		}
+		if err := a.clock.Sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
