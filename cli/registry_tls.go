@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"time"
 
@@ -39,9 +40,29 @@ Examples:
 Flags:
 `
 
+// tlsInitFlags are the flags of `registry tls init`.
+type tlsInitFlags struct {
+	req             registry.ClusterTLSRequest
+	nodes, apiNames listFlag
+	days            int
+	asJSON          bool
+}
+
+func tlsInitFlagSet(env Env) (*flag.FlagSet, *tlsInitFlags) {
+	fs := newFlagSet(env, "registry tls init", registryTLSHelp)
+	f := &tlsInitFlags{}
+	fs.StringVar(&f.req.Dir, "dir", "", "directory for the CA and the node certificates (created 0700; required)")
+	fs.Var(&f.nodes, "node", "a node's host, DNS name or IP address (repeatable, or comma-separated; required)")
+	fs.Var(&f.apiNames, "api-name", "another name or address on every node certificate, e.g. the load balancer in front of the APIs (repeatable)")
+	fs.StringVar(&f.req.Name, "name", registry.DefaultClusterName, "the cluster's name, which every node certificate carries first and peers verify")
+	fs.IntVar(&f.days, "days", 3650, "validity of the CA and the certificates, in days")
+	fs.BoolVar(&f.asJSON, "json", false, "print the files made as JSON on stdout")
+	return fs, f
+}
+
 func runRegistryTLS(_ context.Context, env Env, args []string) error {
 	if len(args) == 0 || args[0] != "init" {
-		fs := newFlagSet(env, "registry tls init", registryTLSHelp)
+		fs, _ := tlsInitFlagSet(env)
 		fs.SetOutput(env.Stdout)
 		fs.Usage()
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -49,20 +70,11 @@ func runRegistryTLS(_ context.Context, env Env, args []string) error {
 		}
 		return usageErrorf("registry tls: give a subcommand (init)")
 	}
-	fs := newFlagSet(env, "registry tls init", registryTLSHelp)
-	var req registry.ClusterTLSRequest
-	var nodes, apiNames listFlag
-	var days int
-	var asJSON bool
-	fs.StringVar(&req.Dir, "dir", "", "directory for the CA and the node certificates (created 0700; required)")
-	fs.Var(&nodes, "node", "a node's host, DNS name or IP address (repeatable, or comma-separated; required)")
-	fs.Var(&apiNames, "api-name", "another name or address on every node certificate, e.g. the load balancer in front of the APIs (repeatable)")
-	fs.StringVar(&req.Name, "name", registry.DefaultClusterName, "the cluster's name, which every node certificate carries first and peers verify")
-	fs.IntVar(&days, "days", 3650, "validity of the CA and the certificates, in days")
-	fs.BoolVar(&asJSON, "json", false, "print the files made as JSON on stdout")
+	fs, f := tlsInitFlagSet(env)
 	if err := parseFlags(env, fs, args[1:]); err != nil {
 		return err
 	}
+	req, nodes, apiNames, days, asJSON := f.req, f.nodes, f.apiNames, f.days, f.asJSON
 	req.Nodes = splitList(nodes)
 	req.APINames = splitList(apiNames)
 	if days < 1 {
