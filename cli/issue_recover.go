@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -174,8 +175,9 @@ func (f *issueFlags) recoverOnly(ctx context.Context, env Env) error {
 // identity names the registry f chooses, as journals record it: a run is
 // only finished or undone against the registry it was recorded in.
 func (f *storeFlags) identity(env Env) (string, error) {
-	if f.url != "" {
-		return "registry " + f.url, nil
+	if urls := splitList(f.urls); len(urls) > 0 {
+		slices.Sort(urls) // the same cluster, whichever order its URLs come in
+		return "registry " + strings.Join(urls, ","), nil
 	}
 	dir := f.dataDir
 	if dir == "" {

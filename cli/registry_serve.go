@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"strings"
@@ -16,11 +17,12 @@ import (
 
 var registryCommand = &command{
 	name:    "registry",
-	summary: "run a node of a registry cluster (registry serve)",
+	summary: "run a node of a registry cluster (registry serve), make its TLS files (registry tls init)",
 	run:     runRegistry,
 }
 
 const registryHelp = `Usage: packer-plugin-jitsi registry serve --address HOST:PORT [flags]
+       packer-plugin-jitsi registry tls init --dir DIR --node HOST… (see registry tls --help)
 
 Runs one node of a registry cluster (dqlite: SQLite replicated with Raft) until
 interrupted, and optionally the HTTP API that booting nodes and operators use.
@@ -29,32 +31,49 @@ Start three nodes (or five) on three machines: the first alone, the others with
 node reuses its data directory and waits for a majority. Ctrl-C or SIGTERM hands
 leadership over and stops the node.
 
-Put the API behind a load balancer that checks GET /v1/leader (200 on the
-leader only): claims then share one group commit. Other commands reach the
-cluster with --registry https://HOST:PORT --token-file FILE. Booting nodes
-use the credentials issue mints for them (a group token per group, a
-credential per node); the registry keeps only their hashes.
+The links between nodes are authenticated and encrypted with mutual TLS:
+--cluster-ca, --cluster-cert and --cluster-key are required unless --address
+and --join are loopback addresses (a test cluster on one machine). Make them
+with "registry tls init". Keys must be readable by their owner only (0600).
+
+The API serves from the start: until the node has joined its cluster every
+request is answered 503 ("starting"). GET /v1/health answers 200 with
+{"status": "ready"} when the node can serve, 503 with "starting", "no_quorum"
+or "stopping" otherwise; GET /v1/leader answers 200 on the Raft leader only.
+Both answer within 1.5 s. Put the API behind a load balancer that checks
+/v1/leader: claims then share one group commit. Other commands reach the
+cluster with --registry https://HOST1:PORT,https://HOST2:PORT --token-file FILE.
+Booting nodes use the credentials issue mints for them (a group token per
+group, a credential per node); the registry keeps only their hashes.
 
 Every node needs the same key for the registry's secret checks: the first
 node makes DATA-DIR/secret-check.key; copy it (mode 0600) to each other
 node's data directory before it first starts, or give --secret-key-file.
 
 Examples:
-  # first node, with the API over HTTPS
+  packer-plugin-jitsi registry tls init --dir tls --node 10.0.0.1 --node 10.0.0.2 --node 10.0.0.3
+  # first node, with the API over HTTPS (the node certificate serves both)
   packer-plugin-jitsi registry serve --data-dir /var/lib/jitsi-registry \
       --address 10.0.0.1:9001 --api-address 10.0.0.1:8443 \
-      --cert api.crt --key api.key --cluster-cert cluster.crt --cluster-key cluster.key \
+      --cluster-ca tls/ca.crt --cluster-cert tls/10.0.0.1.crt --cluster-key tls/10.0.0.1.key \
+      --cert tls/10.0.0.1.crt --key tls/10.0.0.1.key \
       --operator-token-file operator.token
   # the second and third
   packer-plugin-jitsi registry serve --data-dir /var/lib/jitsi-registry \
-      --address 10.0.0.2:9001 --join 10.0.0.1:9001 --cluster-cert cluster.crt --cluster-key cluster.key …
+      --address 10.0.0.2:9001 --join 10.0.0.1:9001 \
+      --cluster-ca tls/ca.crt --cluster-cert tls/10.0.0.2.crt --cluster-key tls/10.0.0.2.key …
 
 Flags:
 `
 
 func runRegistry(ctx context.Context, env Env, args []string) error {
-	if len(args) > 0 && args[0] == "serve" {
-		return runServe(ctx, env, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return runServe(ctx, env, args[1:])
+		case "tls":
+			return runRegistryTLS(ctx, env, args[1:])
+		}
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fs := newFlagSet(env, "registry serve", registryHelp)
@@ -62,23 +81,22 @@ func runRegistry(ctx context.Context, env Env, args []string) error {
 		fs.SetOutput(env.Stdout)
 		fs.Usage()
 		if len(args) == 0 {
-			return usageErrorf("registry: give a subcommand (serve)")
+			return usageErrorf("registry: give a subcommand (serve, tls)")
 		}
 		return nil
 	}
-	return usageErrorf("registry: unknown subcommand %q (serve)", args[0])
+	return usageErrorf("registry: unknown subcommand %q (serve, tls)", args[0])
 }
 
 type serveFlags struct {
-	dataDir, address, join, apiAddress string
-	operatorTokenFile                  string
-	cert, key, clusterCert, clusterKey string
-	secretKeyFile                      string
+	dataDir, address, join, apiAddress            string
+	operatorTokenFile                             string
+	cert, key, clusterCA, clusterCert, clusterKey string
+	secretKeyFile                                 string
+	writeTimeout                                  time.Duration
 }
 
-func serveFlagsFor(fs interface {
-	StringVar(p *string, name, value, usage string)
-}) *serveFlags {
+func serveFlagsFor(fs *flag.FlagSet) *serveFlags {
 	f := &serveFlags{}
 	fs.StringVar(&f.dataDir, "data-dir", "", "the node's data directory (default as for the embedded registry)")
 	fs.StringVar(&f.address, "address", "", "this node's Raft address HOST:PORT, reachable by the other nodes (required)")
@@ -86,10 +104,12 @@ func serveFlagsFor(fs interface {
 	fs.StringVar(&f.apiAddress, "api-address", "", "serve the HTTP API on HOST:PORT (default: no API)")
 	fs.StringVar(&f.operatorTokenFile, "operator-token-file", "", "with --api-address: file holding the operator token (required, mode 0600)")
 	fs.StringVar(&f.cert, "cert", "", "with --api-address: PEM certificate of the API (HTTPS); plain HTTP only on loopback")
-	fs.StringVar(&f.key, "key", "", "the key of --cert")
-	fs.StringVar(&f.clusterCert, "cluster-cert", "", "shared cluster certificate: TLS between the nodes (the same on every node)")
-	fs.StringVar(&f.clusterKey, "cluster-key", "", "the key of --cluster-cert")
+	fs.StringVar(&f.key, "key", "", "the key of --cert (mode 0600)")
+	fs.StringVar(&f.clusterCA, "cluster-ca", "", "the cluster CA that signs every node's --cluster-cert (default: --cluster-cert itself, a self-signed pair shared by all nodes)")
+	fs.StringVar(&f.clusterCert, "cluster-cert", "", "this node's cluster certificate: mutual TLS between the nodes (required off loopback)")
+	fs.StringVar(&f.clusterKey, "cluster-key", "", "the key of --cluster-cert (mode 0600)")
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "key of the registry's secret checks, the same on every node (mode 0600; default DATA-DIR/secret-check.key, made by the first node: copy it to the others)")
+	fs.DurationVar(&f.writeTimeout, "write-timeout", 5*time.Second, "bound of one write, leader elections included; past it (no quorum) the API answers 503")
 	return f
 }
 
@@ -104,26 +124,48 @@ func runServe(ctx context.Context, env Env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	var ln net.Listener
-	if f.apiAddress != "" {
-		if ln, err = net.Listen("tcp", f.apiAddress); err != nil {
-			return fmt.Errorf("listen on --api-address: %w", err)
-		}
-		defer ln.Close()
-	}
 	dir := f.dataDir
 	if dir == "" {
 		if dir, err = defaultDataDir(env); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: starting registry node %s (data %s); waiting for its cluster…\n", f.address, dir)
+	logf := func(format string, a ...any) { fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: "+format+"\n", a...) }
+
+	// The API listens first (a taken port fails before the node starts)
+	// and answers 503 "starting" until the node has joined its cluster.
+	gate := httpapi.NewGate()
+	var apiDone chan struct{} // closed when the API server has stopped
+	stopAPI := func() error { return nil }
+	if f.apiAddress != "" {
+		ln, err := net.Listen("tcp", f.apiAddress)
+		if err != nil {
+			return fmt.Errorf("listen on --api-address: %w", err)
+		}
+		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		var serveErr error
+		apiDone = make(chan struct{})
+		go func() { serveErr = httpapi.Serve(actx, ln, gate, f.cert, f.key); close(apiDone) }()
+		stopAPI = func() error { cancel(); <-apiDone; return serveErr }
+		scheme := "http"
+		if f.cert != "" {
+			scheme = "https"
+		}
+		logf("registry API on %s://%s (503 \"starting\" until the node has joined its cluster)", scheme, ln.Addr())
+	}
+	defer func() {
+		gate.Close()
+		err = errors.Join(err, stopAPI())
+	}()
+
+	logf("starting registry node %s (data %s); waiting for its cluster…", f.address, dir)
 	reg, err := registry.Open(ctx, dir, opts...)
 	if err != nil {
 		return registryError(err)
 	}
 	defer func() {
-		fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: stopping registry node %s (handing leadership over)\n", f.address)
+		gate.Close() // load balancers move away before leadership does
+		logf("stopping registry node %s (handing leadership over)", f.address)
 		if cerr := reg.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
@@ -137,24 +179,36 @@ func runServe(ctx context.Context, env Env, args []string) (err error) {
 			}
 			desc = append(desc, d)
 		}
-		fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: registry node %s is up; cluster: %s\n", reg.Address(), strings.Join(desc, ", "))
+		logf("registry node %s is up; cluster: %s", reg.Address(), strings.Join(desc, ", "))
 	}
-	if ln == nil {
-		<-ctx.Done()
-		return nil
+	if f.apiAddress != "" {
+		api.Health = reg.Health
+		api.RequestTimeout = f.writeTimeout + 2*time.Second
+		api.Logf = logf
+		h, err := httpapi.New(reg, api)
+		if err != nil {
+			return err
+		}
+		gate.Open(h)
 	}
-	api.IsLeader = reg.IsLeader
-	api.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: "+format+"\n", a...) }
-	h, err := httpapi.New(reg, api)
+	select {
+	case <-ctx.Done():
+	case <-apiDone: // the API server failed: its error comes from stopAPI
+	}
+	return nil
+}
+
+// isLoopbackAddr reports whether a HOST:PORT is on this machine only.
+func isLoopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return err
+		return false
 	}
-	scheme := "http"
-	if f.cert != "" {
-		scheme = "https"
+	if host == "localhost" {
+		return true
 	}
-	fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: registry API on %s://%s\n", scheme, ln.Addr())
-	return httpapi.Serve(ctx, ln, h, f.cert, f.key)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // prepare checks the flags, all problems at once, and loads tokens and
@@ -181,6 +235,21 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	if (f.clusterCert == "") != (f.clusterKey == "") {
 		bad("--cluster-cert and --cluster-key go together")
 	}
+	if f.clusterCA != "" && f.clusterCert == "" {
+		bad("--cluster-ca goes with --cluster-cert and --cluster-key (this node's certificate, signed by the CA)")
+	}
+	if f.clusterCert == "" {
+		for _, a := range append([]string{f.address}, join...) {
+			if _, _, err := net.SplitHostPort(a); err == nil && !isLoopbackAddr(a) {
+				bad("--address/--join %s is not a loopback address: links between nodes must be authenticated: give --cluster-ca, --cluster-cert and --cluster-key "+
+					"(make them with: packer-plugin-jitsi registry tls init --dir DIR --node HOST…); without them only loopback addresses are allowed", a)
+				break
+			}
+		}
+	}
+	if f.writeTimeout <= 0 {
+		bad("--write-timeout %s: give a positive duration, e.g. 5s", f.writeTimeout)
+	}
 	var api httpapi.Config
 	if f.apiAddress == "" {
 		if f.operatorTokenFile != "" || f.cert != "" {
@@ -193,6 +262,11 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 		} else if ip := net.ParseIP(host); f.cert == "" && (ip == nil || !ip.IsLoopback()) {
 			bad("--api-address %s without --cert: tokens would cross the network in clear; give --cert and --key (plain HTTP is allowed on loopback only)", f.apiAddress)
 		}
+		if f.cert != "" && f.key != "" {
+			if _, err := httpapi.LoadCertificate(f.cert, f.key); err != nil {
+				bad("--cert/--key: %v", err)
+			}
+		}
 		if f.operatorTokenFile == "" {
 			bad("--operator-token-file is required with --api-address")
 		} else if api.OperatorToken, err = regapi.LoadToken(f.operatorTokenFile); err != nil {
@@ -204,6 +278,7 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 		registry.WithLogf(func(format string, a ...any) { fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: "+format+"\n", a...) }),
 		registry.WithLockNotice(func(msg string) { fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: %s\n", msg) }),
 		registry.WithLockTimeout(5 * time.Second),
+		registry.WithWriteTimeout(f.writeTimeout),
 	}
 	if len(join) > 0 {
 		opts = append(opts, registry.WithJoin(join...))
@@ -212,7 +287,7 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 		opts = append(opts, registry.WithSecretKeyFile(f.secretKeyFile))
 	}
 	if f.clusterCert != "" && f.clusterKey != "" {
-		p, err := registry.LoadPeerTLS(f.clusterCert, f.clusterKey)
+		p, err := registry.LoadPeerTLS(f.clusterCA, f.clusterCert, f.clusterKey)
 		if err != nil {
 			bad("--cluster-cert: %v", err)
 		}

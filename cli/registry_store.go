@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry"
 )
@@ -16,12 +17,14 @@ import (
 // per-user data directory (default: nothing to start), or a registry
 // cluster through its HTTP API (--registry).
 type storeFlags struct {
-	dataDir, url, tokenFile, caFile string
+	dataDir, tokenFile, caFile string
+	urls                       listFlag
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "", "embedded registry directory (default $XDG_DATA_HOME/packer-plugin-jitsi/registry, else ~/.local/share/packer-plugin-jitsi/registry)")
-	fs.StringVar(&f.url, "registry", "", "use the registry cluster whose API is at this URL (https://HOST:PORT) instead of the embedded registry")
+	fs.Var(&f.urls, "registry", "use the registry cluster whose API is at this URL (https://HOST:PORT) instead of the embedded registry; "+
+		"give every node's URL (repeat, or comma-separate): requests go to the leader and move on to another node when one is down")
 	fs.StringVar(&f.tokenFile, "token-file", "", "with --registry: file holding the operator token (mode 0600)")
 	fs.StringVar(&f.caFile, "registry-ca", "", "with --registry: PEM certificate(s) to trust for its HTTPS (default: the system's)")
 }
@@ -40,7 +43,7 @@ func defaultDataDir(env Env) (string, error) {
 
 // open returns the chosen registry; the caller closes it.
 func (f *storeFlags) open(ctx context.Context, env Env) (regapi.Store, error) {
-	if f.url != "" {
+	if urls := splitList(f.urls); len(urls) > 0 {
 		var errs []error
 		if f.dataDir != "" {
 			errs = append(errs, errors.New("--data-dir and --registry exclude each other: the data directory is the embedded registry's"))
@@ -59,7 +62,7 @@ func (f *storeFlags) open(ctx context.Context, env Env) (regapi.Store, error) {
 		if f.caFile != "" {
 			opts = append(opts, regapi.WithCAFile(f.caFile))
 		}
-		c, err := regapi.NewClient(f.url, tok, opts...)
+		c, err := regapi.NewClient(strings.Join(urls, ","), tok, opts...)
 		if err != nil {
 			return nil, usageErrorf("--registry: %w", err)
 		}
@@ -94,4 +97,17 @@ func registryError(err error) error {
 		}
 	}
 	return err
+}
+
+// splitList flattens repeated, comma-separated flag values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

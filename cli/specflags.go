@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/credfile"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
 
@@ -72,7 +73,7 @@ func (f *specFlags) spec(env Env) (node.Spec, error) {
 	case f.secretFile == "":
 		return s, usageErrorf("--secret-file is required: the JMS's secret is read from a file (or - for stdin), never from a flag")
 	default:
-		secret, err := readSecret(env, f.secretFile)
+		secret, err := readSecret(env, "--secret-file", f.secretFile)
 		if err != nil {
 			return s, err
 		}
@@ -131,7 +132,7 @@ func parseExtraShard(env Env, raw string) (node.Shard, error) {
 	if file == "" || file == "-" {
 		return sh, fmt.Errorf("secret-file=FILE is required (stdin is reserved for --secret-file)")
 	}
-	secret, err := readSecret(env, file)
+	secret, err := readSecret(env, "--extra-shard secret-file", file)
 	if err != nil {
 		return sh, err
 	}
@@ -154,29 +155,25 @@ func (f *specFlags) checkStrength(flagName, secret string) error {
 // maxSecretFile bounds what is read from a secret file.
 const maxSecretFile = 64 << 10
 
-// readSecret reads a secret from a file ("-" = stdin) and removes one trailing
-// newline, which editors and `echo` add.
-func readSecret(env Env, path string) (string, error) {
-	var r io.Reader
+// readSecret reads a secret or token from a file ("-" = stdin) and removes
+// one trailing newline, which editors and `echo` add. A file its group or
+// others may read is refused (credfile's rule): the secret must be taken as
+// leaked, and the operator learns it now.
+func readSecret(env Env, flagName, path string) (string, error) {
+	var b []byte
 	if path == "-" {
-		r = env.Stdin
+		var err error
+		if b, err = io.ReadAll(io.LimitReader(env.Stdin, maxSecretFile+1)); err != nil {
+			return "", fmt.Errorf("read %s from stdin: %w", flagName, err)
+		}
 	} else {
-		f, err := os.Open(path)
-		if err != nil {
-			return "", usageErrorf("--secret-file: %w", err)
+		var err error
+		if b, err = credfile.Read(path); err != nil {
+			return "", usageErrorf("%s: %w", flagName, err)
 		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o004 != 0 {
-			fmt.Fprintf(env.Stderr, "packer-plugin-jitsi: warning: secret file %s is world-readable; chmod 600 it\n", path)
-		}
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, maxSecretFile+1))
-	if err != nil {
-		return "", fmt.Errorf("read secret file %s: %w", path, err)
 	}
 	if len(b) > maxSecretFile {
-		return "", usageErrorf("--secret-file %s: larger than %d bytes; it should hold only the secret", path, maxSecretFile)
+		return "", usageErrorf("%s %s: larger than %d bytes; it should hold only the secret", flagName, path, maxSecretFile)
 	}
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))

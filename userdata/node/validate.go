@@ -345,6 +345,8 @@ func (v *validator) registry(r RegistryLink) {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(r.URL, " \"\\'`$"):
 		v.add("registry.url", "%q is not a registry URL: use http(s)://host[:port] without path, query or credentials", r.URL)
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		v.add("registry.url", "%q: plain http would send the node's credential in clear: use https (http is allowed on loopback only)", r.URL)
 	}
 	if r.CA != "" {
 		if pool := x509.NewCertPool(); !pool.AppendCertsFromPEM([]byte(r.CA)) {
@@ -359,6 +361,16 @@ func (v *validator) registry(r RegistryLink) {
 	case strings.ContainsFunc(r.Credential, func(c rune) bool { return c <= ' ' || c > '~' }):
 		v.add("registry.credential", "has a space, control or non-ASCII character: a bearer token is printable ASCII")
 	}
+}
+
+// isLoopbackHost reports whether host (a URL's host name) is this machine:
+// localhost or a loopback address.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) cert(c Cert) {

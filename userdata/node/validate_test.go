@@ -152,6 +152,12 @@ func TestValidateRejects(t *testing.T) {
 		{"registry url scheme", func(s *Spec) {
 			s.Registry = &RegistryLink{URL: "ftp://r.example.org", Credential: "t-0123456789abcdef"}
 		}, "registry.url:"},
+		{"registry plain http off loopback", func(s *Spec) {
+			s.Registry = &RegistryLink{URL: "http://registry.example.org:8080", Credential: "t-0123456789abcdef"}
+		}, `registry.url: "http://registry.example.org:8080": plain http would send the node's credential in clear: use https`},
+		{"registry plain http on a private address", func(s *Spec) {
+			s.Registry = &RegistryLink{URL: "http://10.0.2.102", Credential: "t-0123456789abcdef"}
+		}, `registry.url: "http://10.0.2.102": plain http`},
 		{"registry ca", func(s *Spec) {
 			s.Registry = &RegistryLink{URL: "https://r.example.org", Credential: "t-0123456789abcdef", CA: "not a certificate"}
 		}, "registry.ca: holds no PEM certificate"},

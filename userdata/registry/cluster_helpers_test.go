@@ -4,6 +4,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,20 +16,27 @@ import (
 // testCluster is an n-node registry cluster on loopback inside the test
 // process; the test stops every node it started.
 type testCluster struct {
-	t     testing.TB
-	dirs  []string
-	addrs []string
-	nodes []*Registry // nil once stopped
-	opts  []Option
+	t        testing.TB
+	dirs     []string
+	addrs    []string
+	nodes    []*Registry // nil once stopped
+	opts     []Option
+	nodeOpts [][]Option // per node, e.g. its own certificate
 }
 
 // startCluster bootstraps node 0, joins the others to it, and waits until
 // they are all voters.
 func startCluster(t testing.TB, n int, opts ...Option) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, nil, opts...)
+}
+
+// startClusterWith is startCluster with options of each node's own.
+func startClusterWith(t testing.TB, n int, nodeOpts [][]Option, opts ...Option) *testCluster {
+	t.Helper()
 	// The nodes share the key of the secret checks, as a cluster's must.
 	opts = append([]Option{WithSecretKeyFile(filepath.Join(t.TempDir(), "secret-check.key"))}, opts...)
-	c := &testCluster{t: t, opts: opts, nodes: make([]*Registry, n)}
+	c := &testCluster{t: t, opts: opts, nodeOpts: nodeOpts, nodes: make([]*Registry, n)}
 	for range n {
 		c.dirs = append(c.dirs, t.TempDir())
 		addr, err := freeLoopbackAddress()
@@ -39,7 +47,7 @@ func startCluster(t testing.TB, n int, opts ...Option) *testCluster {
 	}
 	t.Cleanup(c.stopAll)
 	for i := range n {
-		o := append([]Option{WithAddress(c.addrs[i])}, opts...)
+		o := append(append([]Option{WithAddress(c.addrs[i])}, opts...), c.optsOf(i)...)
 		if i > 0 {
 			o = append(o, WithJoin(c.addrs[0]))
 		}
@@ -51,6 +59,13 @@ func startCluster(t testing.TB, n int, opts ...Option) *testCluster {
 	}
 	c.waitVoters(min(n, 3))
 	return c
+}
+
+func (c *testCluster) optsOf(i int) []Option {
+	if i < len(c.nodeOpts) {
+		return c.nodeOpts[i]
+	}
+	return nil
 }
 
 func (c *testCluster) waitVoters(want int) {
@@ -105,6 +120,7 @@ func (c *testCluster) crash(i int) {
 	r := c.nodes[i]
 	c.nodes[i] = nil
 	r.closeOnce.Do(func() {
+		r.socket.close()
 		_ = r.app.Close()
 		_ = r.db.Close()
 		r.cancel()
@@ -134,7 +150,7 @@ func (c *testCluster) restartAll() {
 	errs := make([]error, len(c.dirs))
 	for i := range c.dirs {
 		wg.Go(func() {
-			o := append([]Option{WithAddress(c.addrs[i])}, c.opts...)
+			o := append(append([]Option{WithAddress(c.addrs[i])}, c.opts...), c.optsOf(i)...)
 			c.nodes[i], errs[i] = Open(testCtx(c.t, 60*time.Second), c.dirs[i], o...)
 		})
 	}
@@ -146,15 +162,39 @@ func (c *testCluster) restartAll() {
 	}
 }
 
-// peerCert writes a self-signed cluster certificate for 127.0.0.1 and loads it.
+// peerCert writes a self-signed cluster certificate shared by every node
+// (the simplest set-up) and loads it.
 func peerCert(t testing.TB) *PeerTLS {
 	t.Helper()
 	certFile, keyFile := testutil.SelfSignedCert(t, "registry-test-cluster")
-	p, err := LoadPeerTLS(certFile, keyFile)
+	p, err := LoadPeerTLS("", certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// nodeCerts makes a cluster CA and a certificate per node (registry tls
+// init) and loads each node's.
+func nodeCerts(t testing.TB, n int) []*PeerTLS {
+	t.Helper()
+	var hosts []string
+	for i := range n {
+		hosts = append(hosts, fmt.Sprintf("registry-%d", i))
+	}
+	out, err := InitClusterTLS(ClusterTLSRequest{Dir: t.TempDir(), Nodes: hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []*PeerTLS
+	for _, f := range out.NodeFiles {
+		p, err := LoadPeerTLS(out.CA, f.Cert, f.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
 }
 
 // claimUntilAcked retries one claim with the same claim id until it is

@@ -106,13 +106,18 @@ func TestClusterFailover(t *testing.T) {
 	}
 }
 
-// TestClusterRestartKeepsRows runs a cluster whose peers talk TLS, stops all
-// of its nodes, starts them again, and finds every row.
+// TestClusterRestartKeepsRows runs a cluster whose peers talk TLS, each
+// with its own certificate signed by the cluster CA (registry tls init),
+// stops all of its nodes, starts them again, and finds every row.
 func TestClusterRestartKeepsRows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
-	c := startCluster(t, 3, WithPeerTLS(peerCert(t)))
+	var nodeOpts [][]Option
+	for _, p := range nodeCerts(t, 3) {
+		nodeOpts = append(nodeOpts, []Option{WithPeerTLS(p)})
+	}
+	c := startClusterWith(t, 3, nodeOpts)
 	ctx := testCtx(t, 90*time.Second)
 	var reqs []regapi.ClaimRequest
 	for range 50 {
@@ -157,7 +162,7 @@ func TestClusterQuorumLossFailsClearlyInBoundedTime(t *testing.T) {
 		t.Skip("cluster test")
 	}
 	const writeTimeout = 2 * time.Second
-	c := startCluster(t, 3, WithWriteTimeout(writeTimeout))
+	c := startCluster(t, 3, WithWriteTimeout(writeTimeout), WithPeerTLS(peerCert(t))) // one self-signed pair shared by all
 	claimOne(t, c.nodes[0], jvb(""))
 	lead := c.leader()
 	survivor := (lead + 1) % 3
@@ -183,4 +188,16 @@ func TestClusterQuorumLossFailsClearlyInBoundedTime(t *testing.T) {
 		t.Errorf("list without quorum took %s", took)
 	}
 	c.crash(survivor) // a graceful Close would spend its handover timeout looking for a leader
+}
+
+// TestTwoTLSClustersOnOneMachine: every cluster's first node has the same
+// dqlite id; two of them with cluster TLS run side by side (go-dqlite's
+// own TLS mode named their sockets after the id, and the second failed to
+// start).
+func TestTwoTLSClustersOnOneMachine(t *testing.T) {
+	ps := nodeCerts(t, 2)
+	for i := range 2 {
+		r := openAt(t, t.TempDir(), WithAddress(freeAddr(t)), WithPeerTLS(ps[i]))
+		claimOne(t, r, jvb(""))
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/outsider"
 )
 
 const testShard = "meet.example.org"
@@ -82,6 +84,10 @@ func TestMain(m *testing.M) {
 	// The parallel-process test re-executes this binary as a CLI-like child.
 	if dir := os.Getenv(childEnv); dir != "" {
 		os.Exit(childMain(dir))
+	}
+	// Security tests run this binary as an outsider attacking a registry.
+	if os.Getenv(outsider.EnvPlan) != "" {
+		os.Exit(outsider.Main())
 	}
 	os.Exit(m.Run())
 }

@@ -25,10 +25,13 @@ import (
 // embedded single-node registry of the CLI, or a member of a Raft cluster
 // (`registry serve`). It implements Store.
 type Registry struct {
-	opts   options
-	dir    string
-	lock   *dirLock
-	app    *app.App
+	opts options
+	dir  string
+	lock *dirLock
+	app  *app.App
+	// socket is the node's doors (private.go); nil for a plain TCP node
+	// (a cluster on loopback without TLS).
+	socket *nodeSocket
 	db     *sql.DB
 	batch  *batcher
 	ctx    context.Context // ends when the registry closes
@@ -108,32 +111,53 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 	if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
+	logf := func(l client.LogLevel, format string, a ...any) {
+		if l >= client.LogWarn {
+			o.logf("dqlite: "+format, a...)
+		}
+	}
 	appOpts := []app.Option{
 		app.WithAddress(addr),
 		app.WithNetworkLatency(o.networkLatency),
 		app.WithBusyTimeout(o.busyTimeout),
-		app.WithLogFunc(func(l client.LogLevel, format string, a ...any) {
-			if l >= client.LogWarn {
-				o.logf("dqlite: "+format, a...)
-			}
-		}),
+		app.WithLogFunc(logf),
+		app.WithSnapshotParams(snapshotParams),
 	}
 	if len(o.join) > 0 {
 		appOpts = append(appOpts, app.WithCluster(o.join))
 	}
-	if o.peerTLS != nil {
-		appOpts = append(appOpts, app.WithTLS(o.peerTLS.Listen, o.peerTLS.Dial))
+	dial := client.DefaultDialFunc // how the database handle reaches the nodes
+	var socket *nodeSocket
+	switch {
+	case o.address == "" && len(o.join) == 0:
+		socket, err = newEmbeddedSocket(dir)
+	case o.peerTLS != nil:
+		socket, err = newTLSSocket(addr, o.peerTLS)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	if socket != nil {
+		appOpts = append(appOpts, socket.appOptions()...)
+		dial = socket.dial
+		// Peers (and the node itself: it probes every member, itself
+		// included, when it decides its role at start-up) must find the
+		// Raft address open as soon as the node runs.
+		if err := socket.listen(); err != nil {
+			return nil, fmt.Errorf("open registry: %w", err)
+		}
+		cleanups = append(cleanups, socket.close)
 	}
 	node, err := app.New(filepath.Join(dir, "dqlite"), appOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: start dqlite node at %s: %w", addr, err)
 	}
-	cleanups = append(cleanups, func() { _ = node.Close() })
+	cleanups = append(cleanups, func() { socket.close(); _ = node.Close() })
 
 	if err := node.Ready(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: wait for node %s to join its cluster: %w", addr, err)
 	}
-	db, err := node.Open(ctx, dbName)
+	db, err := openDB(ctx, filepath.Join(dir, "dqlite"), dial, logf)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: open database: %w", err)
 	}
@@ -142,7 +166,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (_ *Registry, err err
 
 	rctx, cancel := context.WithCancel(context.Background())
 	cleanups = append(cleanups, cancel)
-	r := &Registry{opts: o, dir: dir, lock: lock, app: node, db: db, ctx: rctx, cancel: cancel, memo: newMemo(),
+	r := &Registry{opts: o, dir: dir, lock: lock, app: node, socket: socket, db: db, ctx: rctx, cancel: cancel, memo: newMemo(),
 		secretKey: key, secretKeyPath: keyPath}
 	if err := r.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
@@ -245,7 +269,9 @@ func execAll(ctx context.Context, c *tx, stmts []string, what string) error {
 	return nil
 }
 
-// Address is the node's Raft address.
+// Address is the node's Raft address. An embedded node does not listen on
+// it (private.go): it is the node's identity, kept so that `registry serve`
+// can serve the same data directory later.
 func (r *Registry) Address() string { return r.app.Address() }
 
 // Member is one node of the registry's Raft cluster.
@@ -296,6 +322,7 @@ func (r *Registry) Close() error {
 			r.opts.logf("registry: hand over leadership: %v", err)
 		}
 		cancel()
+		r.socket.close()
 		if err := r.app.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stop dqlite node: %w", err))
 		}
@@ -305,19 +332,4 @@ func (r *Registry) Close() error {
 		r.closeErr = errors.Join(errs...)
 	})
 	return r.closeErr
-}
-
-// IsLeader reports whether this node is the cluster's Raft leader (the API's
-// /v1/leader check). Without a reachable leader it returns ErrUnavailable.
-func (r *Registry) IsLeader(ctx context.Context) (bool, error) {
-	cli, err := r.app.FindLeader(ctx)
-	if err != nil {
-		return false, fmt.Errorf("find leader: %w: %w", regapi.ErrUnavailable, err)
-	}
-	defer cli.Close()
-	leader, err := cli.Leader(ctx)
-	if err != nil {
-		return false, fmt.Errorf("find leader: %w", err)
-	}
-	return leader != nil && leader.ID == r.app.ID(), nil
 }

@@ -36,9 +36,11 @@ func defaultOptions() options {
 }
 
 // WithAddress sets this node's Raft address (host:port), which its cluster
-// peers dial. Default: on first Open a free port on 127.0.0.1 is picked and
-// saved in the data directory (a single-node, embedded registry); later Opens
-// reuse the saved address. A given address must match the saved one.
+// peers dial, and makes the node listen there. Default: an embedded
+// single-node registry that listens on no port (private.go); on first Open a
+// free port on 127.0.0.1 is saved in the data directory as its Raft address
+// (its identity, for a later `registry serve`). A given address must match
+// the saved one.
 func WithAddress(hostport string) Option { return func(o *options) { o.address = hostport } }
 
 // WithJoin makes a brand-new node join the cluster reachable at these
@@ -47,9 +49,9 @@ func WithAddress(hostport string) Option { return func(o *options) { o.address =
 func WithJoin(addrs ...string) Option { return func(o *options) { o.join = append(o.join, addrs...) } }
 
 // WithPeerTLS encrypts and authenticates Raft and SQL traffic between cluster
-// nodes with a shared cluster certificate: every node presents it and accepts
-// only peers presenting a certificate signed by it (see LoadPeerTLS).
-// Default: plain TCP (fine on loopback).
+// nodes: every node presents its certificate and accepts only peers whose
+// certificate the cluster CA signed (see LoadPeerTLS, InitClusterTLS).
+// Default: plain TCP, which `registry serve` allows on loopback only.
 func WithPeerTLS(p *PeerTLS) Option { return func(o *options) { o.peerTLS = p } }
 
 // WithLockTimeout bounds the wait for the data-directory lock held by another

@@ -3,6 +3,8 @@ package registry
 import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/credfile"
+
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -47,7 +49,7 @@ const secretKeyIDLabel = "packer-plugin-jitsi secret-check key id"
 // loadSecretKey reads the key at path, making it first when create and
 // there is none.
 func loadSecretKey(path string, create bool) (secretKey, error) {
-	fi, err := os.Stat(path)
+	_, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && !create:
 		return secretKey{}, fmt.Errorf("%w: secret-check key %s: no such file: a node joining a cluster needs the cluster's key: copy %s from a node of the cluster (mode 0600), or give its path with --secret-key-file",
@@ -56,13 +58,10 @@ func loadSecretKey(path string, create bool) (secretKey, error) {
 		return newSecretKey(path)
 	case err != nil:
 		return secretKey{}, fmt.Errorf("read secret-check key: %w", err)
-	case fi.Mode().Perm()&0o077 != 0:
-		return secretKey{}, fmt.Errorf("%w: secret-check key %s is readable by others (mode %04o): run chmod 600 %s",
-			regapi.ErrInvalid, path, fi.Mode().Perm(), path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := credfile.Read(path)
 	if err != nil {
-		return secretKey{}, fmt.Errorf("read secret-check key: %w", err)
+		return secretKey{}, fmt.Errorf("%w: secret-check key: %w", regapi.ErrInvalid, err)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(key) != sha256.Size {

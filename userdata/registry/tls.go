@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/canonical/go-dqlite/v3/app"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/credfile"
 )
 
 // PeerTLS is the TLS set-up between cluster nodes: Listen for connections a
@@ -16,34 +18,52 @@ type PeerTLS struct {
 	Dial   *tls.Config
 }
 
-// LoadPeerTLS loads the shared cluster certificate and key (PEM). Every node
-// of the cluster gets the same pair; a peer is accepted when it presents a
-// certificate signed by it (mutual TLS, TLS ≥ 1.2). Peers verify each other
-// by the certificate's first DNS name, which need not resolve. Make one with:
+// LoadPeerTLS loads a node's cluster certificate and key and the cluster CA
+// (PEM files). A peer is accepted only when it presents a certificate the CA
+// signed (mutual TLS, TLS ≥ 1.2), and peers verify each other by the first
+// DNS name of their certificates, the cluster's name, which need not
+// resolve. `registry tls init` (InitClusterTLS) makes a CA and one
+// certificate per node. caFile may be empty when certFile is itself the CA:
+// a self-signed pair shared by every node.
 //
-//	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-//	  -keyout cluster.key -out cluster.crt -subj /CN=jitsi-registry \
-//	  -addext "subjectAltName=DNS:jitsi-registry" \
-//	  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=digitalSignature,keyCertSign"
-func LoadPeerTLS(certFile, keyFile string) (*PeerTLS, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+// The key must be readable by its owner only (credfile's rule).
+func LoadPeerTLS(caFile, certFile, keyFile string) (*PeerTLS, error) {
+	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("load cluster certificate: %w", err)
 	}
-	pem, err := os.ReadFile(certFile)
+	keyPEM, err := credfile.Read(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("load cluster certificate: %w", err)
+		return nil, fmt.Errorf("load cluster key: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load cluster certificate %s with key %s: %w", certFile, keyFile, err)
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
 		return nil, fmt.Errorf("load cluster certificate: %w", err)
 	}
 	if len(leaf.DNSNames) == 0 {
-		return nil, fmt.Errorf("load cluster certificate: %s has no DNS name in subjectAltName: add one (e.g. DNS:jitsi-registry); peers verify each other by it", certFile)
+		return nil, fmt.Errorf("load cluster certificate: %s has no DNS name in subjectAltName: add the cluster's name (registry tls init does); peers verify each other by it", certFile)
+	}
+	if caFile == "" {
+		caFile = certFile
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("load cluster CA: %w", err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("load cluster certificate: %s holds no PEM certificate", certFile)
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("load cluster CA: %s holds no PEM certificate", caFile)
+	}
+	// Each node is a server to some peers and a client of others: the
+	// certificate must pass as both, or links fail later in one direction.
+	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: leaf.DNSNames[0], KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+			return nil, fmt.Errorf("load cluster certificate: %s does not verify against the cluster CA %s: %w", certFile, caFile, err)
+		}
 	}
 	listen, dial := app.SimpleTLSConfig(pair, pool)
 	return &PeerTLS{Listen: listen, Dial: dial}, nil

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,15 +314,76 @@ func TestAPIOverTLS(t *testing.T) {
 	}
 }
 
-func TestAPILeaderCheck(t *testing.T) {
-	leader := true
-	s := startAPI(t, Config{IsLeader: func(context.Context) (bool, error) { return leader, nil }}, false)
-	if status, _, _ := s.raw(t, "GET", "/v1/leader", "", ""); status != 200 {
-		t.Errorf("leader: status %d, want 200", status)
+func TestAPILeaderAndHealthChecks(t *testing.T) {
+	var h atomic.Value
+	h.Store(regapi.Health{Status: regapi.HealthReady, Leader: true})
+	s := startAPI(t, Config{Health: func(context.Context) regapi.Health { return h.Load().(regapi.Health) }}, false)
+	for _, tc := range []struct {
+		health          regapi.Health
+		leader, health2 int
+	}{
+		{regapi.Health{Status: regapi.HealthReady, Leader: true}, 200, 200},
+		{regapi.Health{Status: regapi.HealthReady, Leader: false}, 503, 200},
+		{regapi.Health{Status: regapi.HealthNoQuorum}, 503, 503},
+	} {
+		h.Store(tc.health)
+		if status, _, _ := s.raw(t, "GET", "/v1/leader", "", ""); status != tc.leader {
+			t.Errorf("%+v: /v1/leader status %d, want %d", tc.health, status, tc.leader)
+		}
+		if status, _, _ := s.raw(t, "GET", "/v1/health", "", ""); status != tc.health2 {
+			t.Errorf("%+v: /v1/health status %d, want %d", tc.health, status, tc.health2)
+		}
 	}
-	leader = false
-	if status, _, _ := s.raw(t, "GET", "/v1/leader", "", ""); status != 503 {
-		t.Errorf("follower: status %d, want 503", status)
+	if status, hdr, _ := s.raw(t, "POST", "/v1/health", "", ""); status != 405 || hdr.Get("Allow") != "GET" {
+		t.Errorf("POST /v1/health: %d %v", status, hdr)
+	}
+}
+
+// TestGateAnswersStartingAtOnce: before the registry is open, every request
+// gets 503 at once — "starting" from the health checks, code "starting"
+// from the others — then the real API once opened, and 503 "stopping" after.
+func TestGateAnswersStartingAtOnce(t *testing.T) {
+	reg, err := registry.Open(testCtx(t, 30*time.Second), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	api, err := New(reg, Config{OperatorToken: opToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGate()
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	get := func(path string) (int, string) {
+		t.Helper()
+		start := time.Now()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("GET %s took %s", path, took)
+		}
+		return resp.StatusCode, string(body)
+	}
+	for _, path := range []string{"/v1/health", "/v1/leader"} {
+		if st, body := get(path); st != 503 || !strings.Contains(body, `"status": "starting"`) {
+			t.Errorf("starting: GET %s = %d %s", path, st, body)
+		}
+	}
+	if st, body := get("/v1/nodes"); st != 503 || !strings.Contains(body, `"code": "starting"`) {
+		t.Errorf("starting: GET /v1/nodes = %d %s", st, body)
+	}
+	g.Open(api)
+	if st, body := get("/v1/health"); st != 200 || !strings.Contains(body, `"status": "ready"`) {
+		t.Errorf("open: GET /v1/health = %d %s", st, body)
+	}
+	g.Close()
+	if st, body := get("/v1/health"); st != 503 || !strings.Contains(body, `"status": "stopping"`) {
+		t.Errorf("closed: GET /v1/health = %d %s", st, body)
 	}
 }
 

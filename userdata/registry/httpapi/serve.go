@@ -9,7 +9,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/credfile"
 )
 
 // ShutdownTimeout bounds the graceful shutdown of Serve: requests in flight
@@ -18,7 +21,8 @@ const ShutdownTimeout = 10 * time.Second
 
 // Serve runs h on ln until ctx ends, then shuts down gracefully. With a
 // certificate and key (PEM files) it serves HTTPS (TLS ≥ 1.2); they are
-// loaded before the first request, so a bad pair fails at once.
+// loaded before the first request (LoadCertificate), so a bad pair fails at
+// once.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFile string) error {
 	srv := &http.Server{
 		Handler:           h,
@@ -29,13 +33,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFi
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          log.New(io.Discard, "", 0), // TLS handshake noise from scanners
 	}
-	if (certFile == "") != (keyFile == "") {
-		return fmt.Errorf("serve API: give both the certificate and the key, or neither")
-	}
-	if certFile != "" {
-		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if certFile != "" || keyFile != "" {
+		pair, err := LoadCertificate(certFile, keyFile)
 		if err != nil {
-			return fmt.Errorf("serve API: load certificate: %w", err)
+			return fmt.Errorf("serve API: %w", err)
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -54,4 +55,25 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFi
 		return fmt.Errorf("shut API down: %w", err)
 	}
 	return nil
+}
+
+// LoadCertificate loads the API's certificate and key (PEM files). The key
+// must be readable by its owner only (credfile's rule).
+func LoadCertificate(certFile, keyFile string) (tls.Certificate, error) {
+	if certFile == "" || keyFile == "" {
+		return tls.Certificate{}, fmt.Errorf("load certificate: give both the certificate and the key, or neither")
+	}
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("load certificate: %w", err)
+	}
+	keyPEM, err := credfile.Read(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("load key: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("load certificate %s with key %s: %w", certFile, keyFile, err)
+	}
+	return pair, nil
 }

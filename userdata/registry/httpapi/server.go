@@ -21,9 +21,19 @@
 //	POST /v1/groups/revoke  operator  {"name", "keep_newest"?} → {"revoked": N}
 //	POST /v1/images         operator  an image → the image
 //	GET  /v1/images         operator  → {"images": […]}
-//	GET  /v1/leader         anyone    200 on the Raft leader, 503 elsewhere: a load balancer health check,
-//	                                  so that all claims enter through one node and share its group commit
-//	GET  /v1/health         anyone    200 while the server runs
+//	GET  /v1/health         anyone    200 {"status": "ready", "leader": …} when the node can serve; 503 with
+//	                                  "starting", "no_quorum" (no leader known) or "stopping" otherwise
+//	GET  /v1/leader         anyone    200 on the Raft leader only, 503 elsewhere (and at once without a leader):
+//	                                  the load balancer's check, so that all claims enter through one node
+//	                                  and share its group commit
+//
+// Health checks answer within HealthTimeout (1.5 s), from the node's own
+// Raft state: a node that knows no leader says so at once instead of
+// hanging. Every other request is bounded by Config.RequestTimeout: a claim
+// the cluster cannot commit in time (no quorum) is answered 503
+// "unavailable", and may be retried with the same claim id, here or on
+// another node. While a node starts or stops, Gate answers everything with
+// 503 (code "starting").
 //
 // Authentication: "Authorization: Bearer TOKEN", and each credential names
 // who holds it (regapi's credential.go). The operator token (a file the
@@ -45,6 +55,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
@@ -67,14 +78,24 @@ type Config struct {
 	OperatorToken string
 	// MaxBodyBytes bounds request bodies; default 1 MiB (a 1000-claim batch fits).
 	MaxBodyBytes int64
-	// IsLeader answers GET /v1/leader; nil disables the endpoint.
-	IsLeader func(ctx context.Context) (bool, error)
+	// Health reports the node's readiness for /v1/health and /v1/leader;
+	// it must answer within its context's deadline. Default: always ready
+	// and leader (a registry of one node).
+	Health func(ctx context.Context) regapi.Health
+	// RequestTimeout bounds every other request; past it the request is
+	// answered 503 "unavailable". Default DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Logf receives internal errors, whose text is not sent to clients. Default: discarded.
 	Logf func(format string, a ...any)
 }
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes' default.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultRequestTimeout is Config.RequestTimeout's default: a leader
+// election takes about a second; a cluster without quorum gets no better by
+// waiting longer, and clients with other nodes to try move on.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Server is the API as an http.Handler.
 type Server struct {
@@ -101,6 +122,9 @@ func New(store Store, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
@@ -114,17 +138,14 @@ func New(store Store, cfg Config) (*Server, error) {
 		"/v1/groups/retire": {{http.MethodPost, allowOperator, s.retireGroup}},
 		"/v1/groups/revoke": {{http.MethodPost, allowOperator, s.revokeGroupTokens}},
 		"/v1/images":        {{http.MethodPost, allowOperator, s.recordImage}, {http.MethodGet, allowOperator, s.images}},
-		"/v1/health": {{http.MethodGet, allowPublic, func(http.ResponseWriter, *http.Request, caller) (any, error) {
-			return map[string]bool{"ok": true}, nil
-		}}},
-	}
-	if cfg.IsLeader != nil {
-		s.routes["/v1/leader"] = []route{{http.MethodGet, allowPublic, s.leader}}
 	}
 	return s, nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveHealth(w, r) {
+		return
+	}
 	routes, ok := s.routes[r.URL.Path]
 	if !ok {
 		writeError(w, regapi.Errorf(http.StatusNotFound, regapi.CodeNoRoute, "no endpoint %s (see the package documentation of userdata/registry/httpapi)", r.URL.Path))
@@ -143,6 +164,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, regapi.Errorf(http.StatusMethodNotAllowed, regapi.CodeMethod, "%s %s is not allowed: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
 		return
 	}
+	// Bounded, credential lookups included: without quorum the answer is a
+	// 503 "unavailable" the client can take elsewhere, not a hang.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	var who caller
 	if rt.allow != allowPublic {
 		var err error
@@ -161,15 +187,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if l, ok := out.(leaderStatus); ok && !l.Leader {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // fail answers err; internal errors are logged, their text is not sent.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(r.Context().Err(), context.DeadlineExceeded) && !errors.Is(err, regapi.ErrUnavailable) {
+		err = fmt.Errorf("%w: the registry did not answer within %s (is a majority of its nodes up and reachable?): %w",
+			regapi.ErrUnavailable, s.cfg.RequestTimeout, err)
+	}
 	e := regapi.ErrorOf(err)
 	if e.Code == regapi.CodeInternal {
 		s.cfg.Logf("registry API: %s %s: %v", r.Method, r.URL.Path, err)
@@ -322,18 +348,6 @@ func (s *Server) images(_ http.ResponseWriter, r *http.Request, _ caller) (any, 
 		imgs = []regapi.Image{}
 	}
 	return regapi.ImagesBody{Images: imgs}, err
-}
-
-type leaderStatus struct {
-	Leader bool `json:"leader"`
-}
-
-func (s *Server) leader(_ http.ResponseWriter, r *http.Request, _ caller) (any, error) {
-	ok, err := s.cfg.IsLeader(r.Context())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", regapi.ErrUnavailable, err)
-	}
-	return leaderStatus{Leader: ok}, nil
 }
 
 // decode reads one JSON value from a bounded body, refusing unknown fields

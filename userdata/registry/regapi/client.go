@@ -18,15 +18,17 @@ import (
 	"time"
 )
 
-// Client is a remote registry reached through its HTTP API. It implements
-// Store. Every call is idempotent (claims carry claim ids, generated
-// here when missing), so calls are retried on connection errors and 503s
-// until their context ends or RetryFor passes.
+// Client is a remote registry reached through its HTTP API, at one node's
+// URL or several (failover.go). It implements Store. Every call is
+// idempotent (claims carry claim ids, generated here when missing), so calls
+// are retried on connection errors and 503s — on the next URL first — until
+// their context ends or RetryFor passes.
 type Client struct {
-	base     *url.URL
+	nodes    []*url.URL // one per registry node (or load balancer)
 	token    string
 	hc       *http.Client
 	retryFor time.Duration
+	route    route // which node requests go to first (failover.go)
 }
 
 var _ Store = (*Client)(nil)
@@ -62,18 +64,42 @@ func WithRetryFor(d time.Duration) ClientOption {
 }
 
 // NewClient returns a client of the API at baseURL (e.g.
-// https://example.org:8443). Plain http is allowed on loopback only:
-// elsewhere it would send the token in clear.
+// https://example.org:8443), or at any of several nodes' URLs given
+// comma-separated (https://r1:8443,https://r2:8443): requests go to the
+// Raft leader when one of them says it is (GET /v1/leader), and move on to
+// the next URL after a connection error or a 503. Plain http is allowed on
+// loopback only: elsewhere it would send the token in clear.
 func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("registry URL %q: want https://HOST[:PORT]", baseURL)
+	var nodes []*url.URL
+	var errs []error
+	for _, raw := range strings.Split(baseURL, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			errs = append(errs, fmt.Errorf("registry URL %q: want https://HOST[:PORT]", raw))
+			continue
+		case u.User != nil:
+			errs = append(errs, fmt.Errorf("registry URL %q: must not carry credentials: the token goes in a file", u.Redacted()))
+			continue
+		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+			errs = append(errs, fmt.Errorf("registry URL %q: plain http would send the token in clear: use https (http is allowed on loopback only)", raw))
+			continue
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/")
+		nodes = append(nodes, u)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("registry URL %q: plain http would send the token in clear: use https (http is allowed on loopback only)", baseURL)
+	if len(nodes) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("registry URL: none given: want https://HOST[:PORT][,https://HOST2[:PORT]…]"))
 	}
 	if err := CheckToken(token); err != nil {
-		return nil, fmt.Errorf("registry token: %w", err)
+		errs = append(errs, fmt.Errorf("registry token: %w", err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	o := clientOptions{retryFor: 30 * time.Second}
 	for _, opt := range opts {
@@ -83,14 +109,19 @@ func NewClient(baseURL, token string, opts ...ClientOption) (*Client, error) {
 	}
 	hc := &http.Client{Timeout: 2 * time.Minute}
 	hc.Transport = &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.roots},
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     time.Minute,
+		Proxy: http.ProxyFromEnvironment,
+		// A node whose host is gone (no RST) must not hold the call: the
+		// next URL is tried after a short dial timeout.
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.roots},
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: answerTimeout,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       time.Minute,
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{base: u, token: token, hc: hc, retryFor: o.retryFor}, nil
+	c := &Client{nodes: nodes, token: token, hc: hc, retryFor: o.retryFor}
+	c.route.init(len(nodes))
+	return c, nil
 }
 
 func isLoopback(host string) bool {
@@ -187,44 +218,15 @@ func (c *Client) Close() error {
 // maxResponseBytes bounds what the client reads of one answer.
 const maxResponseBytes = 64 << 20
 
-// do sends one request, retrying connection errors and 503s.
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-	}
-	u := *c.base
+// once sends one request to node i and decodes its answer.
+func (c *Client) once(ctx context.Context, i int, method, path string, q url.Values, body []byte, out any) error {
+	base := c.nodes[i]
+	u := *base
 	u.Path += path
 	u.RawQuery = q.Encode()
-	ctx, cancel := context.WithTimeout(ctx, c.retryFor)
-	defer cancel()
-	backoff := 100 * time.Millisecond
-	for {
-		err := c.once(ctx, method, u.String(), body, out)
-		var ae *Error
-		retry := err != nil && (!errors.As(err, &ae) || ae.Status == http.StatusServiceUnavailable)
-		if !retry {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			if ae == nil {
-				return fmt.Errorf("%w: %v", ErrUnavailable, err)
-			}
-			return err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
-}
-
-func (c *Client) once(ctx context.Context, method, u string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("registry at %s: %w", c.base.Redacted(), err)
+		return fmt.Errorf("registry at %s: %w", base.Redacted(), err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -234,12 +236,12 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		// The URL in a *url.Error is ours (no secret in it); the token is in a header.
-		return fmt.Errorf("registry at %s unreachable: %w", c.base.Redacted(), err)
+		return fmt.Errorf("registry at %s unreachable: %w", base.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return fmt.Errorf("registry at %s: read answer: %w", c.base.Redacted(), err)
+		return fmt.Errorf("registry at %s: read answer: %w", base.Redacted(), err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var eb struct {
@@ -247,14 +249,14 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 		}
 		if json.Unmarshal(data, &eb) != nil || eb.Error == nil {
 			return &Error{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode),
-				Message: fmt.Sprintf("registry at %s answered %s", c.base.Redacted(), resp.Status)}
+				Message: fmt.Sprintf("registry at %s answered %s", base.Redacted(), resp.Status)}
 		}
 		eb.Error.Status = resp.StatusCode
 		return eb.Error
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("registry at %s: decode answer: %w", c.base.Redacted(), err)
+			return fmt.Errorf("registry at %s: decode answer: %w", base.Redacted(), err)
 		}
 	}
 	return nil

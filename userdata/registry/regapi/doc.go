@@ -6,7 +6,9 @@
 // checks every request passes, the proof of a secret (fingerprint.go), the
 // wire format of the HTTP API, and Client, which speaks that API: the
 // operator's verbs (Store), a group member's claim (ClaimInGroup) and a
-// node's report of its own state (Report).
+// node's report of its own state (Report) — to one node, or to every node
+// of a cluster, sending requests to the leader and moving on to another
+// node after a connection error or a 503 (failover.go).
 //
 // It is free of cgo on purpose: the node agent (cmd/jitsi-node), a static
 // binary that runs on every target release, links it to claim its identity

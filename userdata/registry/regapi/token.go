@@ -2,8 +2,9 @@ package regapi
 
 import (
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/credfile"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
@@ -14,16 +15,9 @@ const MinTokenLen = node.MinTokenLen
 
 // LoadToken reads a bearer token from a file: surrounding white space (the
 // trailing newline) is dropped. The file must not be readable by group or
-// others, as for ssh keys.
+// others (credfile's rule, as for ssh keys).
 func LoadToken(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("read token: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("read token: %s is readable by others (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	data, err := os.ReadFile(path)
+	data, err := credfile.Read(path)
 	if err != nil {
 		return "", fmt.Errorf("read token: %w", err)
 	}
