@@ -11,7 +11,7 @@
 mirror_pool() {
 	local archives=$1 lists=$2 repo=$3
 	shift 3
-	local components=" $* " deb name path comp n
+	local comps=" $* " deb name path comp n
 	# apt names a cached .deb after its version with the epoch's ':' as
 	# "%3a"; the pool's names carry no epoch.
 	find "$archives" -maxdepth 1 -name '*.deb' -printf '%f\n' | sed 's/_[0-9][0-9]*%3a/_/' | sort -u >"$work/wanted"
@@ -27,7 +27,7 @@ mirror_pool() {
 		[ -n "$path" ] || die "$name: in no package index of $lists"
 		comp=${path#pool/}
 		comp=${comp%%/*}
-		[[ $components == *" $comp "* ]] || die "$name: from component $comp, not one of$components"
+		[[ $comps == *" $comp "* ]] || die "$name: from component $comp, not one of$comps"
 		mkdir -p "$repo/$(dirname "$path")"
 		mv "$deb" "$repo/$path"
 	done
