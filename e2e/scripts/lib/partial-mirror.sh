@@ -40,9 +40,9 @@ mirror_pool() {
 # keyring). The private half stays in $work, deleted with it.
 # shellcheck disable=SC2154 # $work is the caller's.
 mirror_publish() {
-	local repo=$1 suite=$2 label=$3 key_out=$4
+	local repo=$1 codename=$2 label=$3 key_out=$4
 	shift 4
-	local dists="$repo/dists/$suite" comp f
+	local dists="$repo/dists/$codename" comp f
 	for comp in "$@"; do
 		mkdir -p "$repo/pool/$comp" "$dists/$comp/binary-amd64"
 		(cd "$repo" && dpkg-scanpackages -m "pool/$comp" /dev/null 2>>"$work/build.log") >"$dists/$comp/binary-amd64/Packages"
@@ -50,7 +50,7 @@ mirror_publish() {
 	done
 	{
 		printf 'Origin: packer-plugin-jitsi e2e\nLabel: %s (test fixture)\n' "$label"
-		printf 'Suite: %s\nCodename: %s\nArchitectures: amd64\nComponents: %s\n' "$suite" "$suite" "$*"
+		printf 'Suite: %s\nCodename: %s\nArchitectures: amd64\nComponents: %s\n' "$codename" "$codename" "$*"
 		printf 'Date: %s\nSHA256:\n' "$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S UTC')"
 		for comp in "$@"; do
 			for f in "$comp/binary-amd64/Packages" "$comp/binary-amd64/Packages.gz"; do
