@@ -444,8 +444,7 @@ mv "$work/disk.qcow2" "$work/mirror" "$work/mirror-key.gpg" "$work/image.env" "$
 cp "$work/build.log" "$dest/build.log"
 printf 'built %s in %ss\n' "$(date -u +%FT%TZ)" "$((SECONDS - start))" >"$dest/done"
 step "done: $dest ($(du -sh "$dest" | cut -f1); disk.qcow2 $(du -h "$dest/disk.qcow2" | cut -f1))"
-# This OS's older builds (and those of the single-OS script, base-<hash>)
-# are of no further use.
-find "$cache_root" -maxdepth 1 -type d \( -name "base-$os-*" -o -name 'base-????????????????' \) \
-	! -name "base-$os-$script_hash" -exec rm -rf {} +
+# This OS's older builds are of no further use. Other OSes' entries, and the
+# base-<hash> of the single-OS script, may back another checkout's running VMs.
+find "$cache_root" -maxdepth 1 -type d -name "base-$os-*" ! -name "base-$os-$script_hash" -exec rm -rf {} +
 printf '%s\n' "$dest"
