@@ -68,22 +68,44 @@ func outDir(t *testing.T) string {
 	return dir
 }
 
-// cached runs a build script of e2e/scripts once per test binary and returns
-// the directory it prints, streaming its progress lines.
+// cached runs a build script of e2e/scripts once per test binary and
+// argument list and returns the directory it prints, streaming its progress
+// lines. A script that could not run for want of an outside archive (see
+// notRunExit) fails the test here; callers that record such an OS as not run
+// use runCached.
 var (
 	cacheMu sync.Mutex
-	cache   = map[string]string{}
+	cache   = map[string]scriptResult{}
 )
 
-func cached(t *testing.T, script string) string {
+// notRunExit is the exit code of build-base-image.sh when Ubuntu's archive
+// does not answer; its stdout then holds a "NOT RUN: …" line.
+const notRunExit = 4
+
+type scriptResult struct {
+	dir    string // the directory the script printed
+	notRun string // or the "NOT RUN: …" line it printed (exit notRunExit)
+}
+
+func cached(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	r := runCached(t, script, args...)
+	if r.notRun != "" {
+		t.Fatalf("%s %s: %s", script, strings.Join(args, " "), r.notRun)
+	}
+	return r.dir
+}
+
+func runCached(t *testing.T, script string, args ...string) scriptResult {
 	t.Helper()
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
-	if dir, ok := cache[script]; ok {
-		return dir
+	key := strings.Join(append([]string{script}, args...), " ")
+	if r, ok := cache[key]; ok {
+		return r
 	}
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(repoRoot(), "e2e", "scripts", script))
+	cmd := exec.Command(filepath.Join(repoRoot(), "e2e", "scripts", script), args...)
 	cmd.Dir = repoRoot()
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
@@ -92,32 +114,54 @@ func cached(t *testing.T, script string) string {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("run %s: %v", script, err)
+		t.Fatalf("run %s: %v", key, err)
 	}
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		progress(t, "%s", sc.Text())
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%s failed: %v", script, err)
+	err = cmd.Wait()
+	out := strings.TrimSpace(stdout.String())
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == notRunExit && strings.HasPrefix(out, "NOT RUN: ") {
+		r := scriptResult{notRun: out}
+		cache[key] = r
+		return r
 	}
-	dir := strings.TrimSpace(stdout.String())
-	progress(t, "%s: %s (%s)", script, dir, time.Since(start).Round(time.Second))
-	cache[script] = dir
-	return dir
+	if err != nil {
+		t.Fatalf("%s failed: %v", key, err)
+	}
+	progress(t, "%s: %s (%s)", key, out, time.Since(start).Round(time.Second))
+	r := scriptResult{dir: out}
+	cache[key] = r
+	return r
 }
 
-// baseImage is the cached base image directory (disk.qcow2, mirror/).
-func baseImage(t *testing.T) string { return cached(t, "build-base-image.sh") }
+// baseImage is the cached Debian 12 base image directory (disk.qcow2,
+// mirror/, image.env), the one the pipeline's VMs run on.
+func baseImage(t *testing.T) string { return cached(t, "build-base-image.sh", "debian-12") }
 
 // fixtureRepo is the cached stand-in Jitsi repository.
 func fixtureRepo(t *testing.T) string { return cached(t, "build-fixture-repo.sh") }
 
-// repoServer serves the partial Debian mirror and the stand-in Jitsi
+// repoServer serves the base image's partial mirror (mirror/debian/ or
+// mirror/ubuntu/, as its sources.list names it) and the stand-in Jitsi
 // repository on 127.0.0.1 for the test's guests.
 func repoServer(t *testing.T, base, jitsiRepo string) *vm.RepoServer {
 	t.Helper()
-	dirs := map[string]string{"/debian/": filepath.Join(base, "mirror", "debian")}
+	dirs := map[string]string{}
+	mirrors, err := os.ReadDir(filepath.Join(base, "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mirrors {
+		if m.IsDir() {
+			dirs["/"+m.Name()+"/"] = filepath.Join(base, "mirror", m.Name())
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("%s/mirror holds no mirror", base)
+	}
 	if jitsiRepo != "" {
 		dirs["/jitsi/"] = jitsiRepo
 	}
