@@ -68,7 +68,7 @@ demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
 
 e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≈ 13 min warm)
 	scripts/deps.sh e2e
-	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 45m -v -run 'TestVMCluster' ./e2e/
+	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 75m -v -run 'TestVMCluster' ./e2e/
 
 clean:
 	rm -f $(BINARY)
