@@ -17,13 +17,16 @@ AGENT_BINS  := $(foreach a,$(AGENT_ARCHS),dist/$(AGENT)_linux_$(a))
 # VERSION=x.y.z stamps a release into both binaries (default: version/version.go's).
 VERSION_LDFLAGS := $(if $(VERSION),-X github.com/jitsi-packer/packer-plugin-jitsi/version.Version=$(VERSION) -X github.com/jitsi-packer/packer-plugin-jitsi/version.VersionPrerelease=)
 
-.PHONY: help deps build agent test generate demo e2e clean
+.PHONY: help deps deps-demo build agent test generate demo e2e clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 deps: ## install what build and tests need (idempotent; Debian/Ubuntu, as root)
-	scripts/deps.sh
+	scripts/deps.sh test
+
+deps-demo: ## install only what building and the demo need (C compiler, libuv/lz4/sqlite3 headers, libdqlite)
+	scripts/deps.sh demo
 
 build: agent ## build ./packer-plugin-jitsi and the node agent (dist/jitsi-node_linux_{amd64,arm64})
 	$(GO) build -tags $(GOTAGS) -ldflags '$(VERSION_LDFLAGS)' -o $(BINARY) .
@@ -47,7 +50,7 @@ test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 	shellcheck $(wildcard e2e/fixture/debian/*/DEBIAN/postinst e2e/fixture/debian/*/DEBIAN/prerm e2e/fixture/debian/*/DEBIAN/postrm)
 	JITSI_JVM_TIER=1 JITSI_AGENT_EMBEDDED=1 $(GO) test -tags $(GOTAGS) -count=1 ./...
 
-demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
+demo: deps-demo build ## issue an example JMS and three bridges into $(DEMO_DIR), show one bridge's plan
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
 
 e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≈ 13 min warm)

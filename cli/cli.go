@@ -41,7 +41,7 @@ type command struct {
 
 // commands is the CLI's verb table, in the order --help lists them.
 var commands = []*command{
-	userdataCommand,
+	userdataCommand, planCommand,
 	issueCommand, nodesCommand, retireCommand, groupCommand, registryCommand,
 }
 

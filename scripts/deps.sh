@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
-# Installs what building and testing packer-plugin-jitsi needs on Debian/Ubuntu.
-# Idempotent: packages already present are skipped, nothing is rebuilt needlessly.
-#   deps.sh        build + `make test` (prosody for the e2e host tier)
+# Installs what packer-plugin-jitsi needs on Debian/Ubuntu, in three tiers,
+# each one including the one before:
+#   deps.sh demo   build the plugin and run `make demo` (Go is given): the C
+#                  compiler cgo uses, libuv/liblz4/libsqlite3 headers, and
+#                  libdqlite >= 1.18 (built from Debian's source, static)
+#   deps.sh test   (default) also what `make test` needs: cloud-init (schema
+#                  checks), shellcheck, Java + Typesafe Config and Maven (the
+#                  round trips through Jitsi's own parsers, the JVM tier),
+#                  prosody (the host tier), openssh-server (the private sshd of
+#                  Packer acceptance tests), and Packer built from the Go
+#                  module proxy
 #   deps.sh e2e    also the VM tier of `make e2e` (qemu, debootstrap, …)
+# Idempotent: packages already present are skipped, nothing is rebuilt needlessly.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tier=${1:-test}
 
-# Debian packages: cloud-init (schema checks of generated user-data), shellcheck,
-# Java + Typesafe Config (round-trips through Jitsi's own parsers), Maven (the
-# e2e JVM tier builds its fixture on Jitsi's libraries from Maven Central), the C
-# toolchain and libdqlite's build/link dependencies, openssh-server (the private
-# sshd of Packer acceptance tests).
-packages=(
-	build-essential pkg-config git ca-certificates
+demo_packages=(
+	gcc libc6-dev make pkg-config ca-certificates
+	libsqlite3-dev libuv1-dev liblz4-dev
+)
+test_packages=(
+	build-essential git
 	cloud-init shellcheck
 	default-jdk-headless libtypesafe-config-java maven
-	libsqlite3-dev libuv1-dev liblz4-dev
 	openssh-server prosody
 )
-if [ "${1:-}" = e2e ]; then
-	packages+=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client fdisk e2fsprogs)
-fi
+e2e_packages=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client fdisk e2fsprogs)
+
+case $tier in
+demo) packages=("${demo_packages[@]}") ;;
+test) packages=("${demo_packages[@]}" "${test_packages[@]}") ;;
+e2e) packages=("${demo_packages[@]}" "${test_packages[@]}" "${e2e_packages[@]}") ;;
+*)
+	echo "deps: unknown tier \"$tier\": use demo, test or e2e" >&2
+	exit 2
+	;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -30,7 +46,7 @@ for p in "${packages[@]}"; do
 	fi
 done
 if ((${#missing[@]})); then
-	echo "deps: installing ${missing[*]}"
+	echo "deps ($tier): installing ${missing[*]}"
 	sudo_cmd=()
 	[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 	"${sudo_cmd[@]}" apt-get update -qq
@@ -44,9 +60,7 @@ if ((${#missing[@]})); then
 	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ -x "$here/install-dqlite.sh" ]; then
-	"$here/install-dqlite.sh"
-fi
-if [ -x "$here/get-packer.sh" ]; then
+"$here/install-dqlite.sh"
+if [ "$tier" != demo ]; then
 	"$here/get-packer.sh"
 fi
