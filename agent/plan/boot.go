@@ -78,7 +78,7 @@ func (p *Plan) bridge(u *UserData, s node.Spec) error {
 		}
 		p.Files = append(p.Files, pf)
 	}
-	p.Commands = append(p.Commands, Command{Run: "systemctl daemon-reload", When: "the drop-in or the agent's units changed (a first boot)"})
+	p.Commands = append(p.Commands, Command{Run: "systemctl daemon-reload", When: "the bridge's drop-in changed (a first boot)"})
 	if s.Group != "" {
 		p.Commands = append(p.Commands, Command{Run: "hostnamectl set-hostname " + tokenNickname, When: "once the nickname is claimed"})
 	}

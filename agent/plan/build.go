@@ -58,6 +58,7 @@ func Build(u *UserData) (Plan, error) {
 	p.Files = append(p.Files, File{Path: link, Owner: jitsi.RootOwner, Mode: "0777", WrittenBy: ByAgent, Kind: KindLink, Target: target,
 		Purpose: "enables " + jitsi.AgentUnit})
 	p.Services = append(p.Services, Service{Unit: jitsi.AgentUnit, Action: "enable (link)", Note: "runs jitsi-node apply at every later boot"})
+	p.Commands = append(p.Commands, Command{Run: "systemctl daemon-reload", When: "the agent's units changed (a first boot)"})
 
 	if s.Registry != nil {
 		p.Registry = &Registry{URL: s.Registry.URL, CustomCA: s.Registry.CA != "", Credential: credentialKind(s.Registry.Credential),

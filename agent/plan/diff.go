@@ -88,10 +88,15 @@ func serviceKey(s Service) (string, string) {
 
 type pair struct{ key, value string }
 
+// keyed lists xs by key; a key given again is numbered ("… (2)").
 func keyed[T any](xs []T, kv func(T) (string, string)) []pair {
 	out := make([]pair, len(xs))
+	seen := map[string]int{}
 	for i, x := range xs {
 		out[i].key, out[i].value = kv(x)
+		if seen[out[i].key]++; seen[out[i].key] > 1 {
+			out[i].key = fmt.Sprintf("%s (%d)", out[i].key, seen[out[i].key])
+		}
 	}
 	return out
 }
