@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -194,8 +194,8 @@ func applyOnScratchRoot(t *testing.T, u *plan.UserData, metadataURL, bridgeAPI s
 // scratchSetup are the files of the image and the cloud the test lays
 // down itself: not the agent's doing.
 var scratchSetup = map[string]string{
-	"/etc/passwd":                     "root:x:0:0:root:/root:/bin/sh\njvb:x:997:997::/usr/share/jitsi-videobridge:/bin/bash\n",
-	"/etc/group":                      "root:x:0:\njitsi:x:997:\n",
+	"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\njvb:x:997:997::/usr/share/jitsi-videobridge:/bin/bash\n",
+	"/etc/group":  "root:x:0:\njitsi:x:997:\n",
 }
 
 // instanceIDFile is cloud-init's record of the instance (each case's own:
