@@ -79,6 +79,5 @@ func TestQueryPlansDoNotScan(t *testing.T) {
 }
 
 func mustList(f regapi.Filter) string {
-	q, _ := qListNodes(f)
-	return q
+	return qListNodes(f)[0].q
 }
