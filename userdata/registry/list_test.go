@@ -23,7 +23,7 @@ func TestListPagesWalkTheirSortsIndex(t *testing.T) {
 	filters := map[string]regapi.Filter{
 		"all": {}, "shard": {Shard: testShard}, "state": {State: regapi.StateFailed},
 		"shard+state+role": {Shard: testShard, State: regapi.StateActive, Role: "jvb"},
-		"group": {Group: "g"}, "image": {ImageID: "img"},
+		"group":            {Group: "g"}, "image": {ImageID: "img"},
 	}
 	for _, s := range regapi.Sorts {
 		for fname, f := range filters {

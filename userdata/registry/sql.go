@@ -387,7 +387,7 @@ var listIndexes = map[regapi.Sort]string{
 // listOrders are the ORDER BY of each sort: its index's order.
 var listOrders = map[regapi.Sort]string{
 	regapi.SortID:       `n.id`,
-	regapi.SortNickname: `n.nickname, n.id`,  // nodes_by_nickname
+	regapi.SortNickname: `n.nickname, n.id`,   // nodes_by_nickname
 	regapi.SortCreated:  `n.created_at, n.id`, // nodes_by_created
 	regapi.SortState:    `n.state, n.id`,      // nodes_by_state
 	// The shards by name (their UNIQUE index), then nodes_nickname.
