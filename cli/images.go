@@ -21,15 +21,15 @@ const imagesHelp = `Usage: packer-plugin-jitsi images [--role ROLE] [--os OS] [-
 Lists the images the jitsi-registry post-processor recorded when Packer
 baked them: artifact id, role, OS, build time and the Jitsi package versions
 they hold, oldest build first (--sort role or os groups them, newest last).
---os matches the OS as recorded ("ubuntu 22.04") or its distribution
-("ubuntu").
+--os matches the OS as recorded ("debian-12", "ubuntu-22.04"; "debian 12"
+is read the same) or its distribution ("ubuntu").
 
 Images are few (one per bake), so the registry sends them at once; the
 output is printed as it is read, like nodes'.
 
 Examples:
   packer-plugin-jitsi images
-  packer-plugin-jitsi images --role jvb --os "debian 12"
+  packer-plugin-jitsi images --role jvb --os debian-12
   packer-plugin-jitsi images --json --registry https://registry.example.org:8443 --token-file operator.token
 
 Flags:
@@ -40,7 +40,7 @@ func runImages(ctx context.Context, env Env, args []string) error {
 	var st storeFlags
 	st.register(fs)
 	role := fs.String("role", "", "only images of this role: jms or jvb")
-	osName := fs.String("os", "", `only images of this OS ("debian 12") or distribution ("ubuntu")`)
+	osName := fs.String("os", "", `only images of this OS ("debian-12") or distribution ("ubuntu")`)
 	order := fs.String("sort", "built", "order: built, role or os (then build time)")
 	asJSON := fs.Bool("json", false, "print JSON (an array of images) instead of a table")
 	if err := parseFlags(env, fs, args); err != nil {
@@ -63,9 +63,11 @@ func runImages(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return registryError(err)
 	}
+	// The post-processor records ID-VERSION_ID.
+	wantOS := strings.ReplaceAll(*osName, " ", "-")
 	var rows []any
 	for _, img := range imgs {
-		if (*role == "" || img.Role == *role) && (*osName == "" || img.OS == *osName || strings.HasPrefix(img.OS, *osName+" ")) {
+		if (*role == "" || img.Role == *role) && (wantOS == "" || img.OS == wantOS || strings.HasPrefix(img.OS, wantOS+"-")) {
 			rows = append(rows, img)
 		}
 	}
