@@ -16,6 +16,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 )
 
 // maxUserData bounds what Read accepts: clouds cap user-data at 16–64 KiB.
@@ -65,7 +66,7 @@ func Read(data []byte) (*UserData, error) {
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("read user-data: write_files has no %s: not a user-data of packer-plugin-jitsi ≥ %s (re-issue the node)",
-			strings.Join(missing, " nor "), "0.1.0")
+			strings.Join(missing, " nor "), nodeconfig.AgentMinVersion)
 	}
 	spec, found2, err := agent.ReadNodeConfig([]byte(u.NodeConfig.Content), []byte(u.NodeSecrets.Content))
 	u.secrets = newSecrets(found2)

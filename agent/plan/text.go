@@ -88,6 +88,9 @@ func (p Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  [%s]", f.When)
 		}
 		b.WriteString("\n")
+		if f.Kind == KindFile && len(f.Settings) == 0 {
+			b.WriteString("      (sets no key: comments only)\n")
+		}
 		for _, s := range f.Settings {
 			writeSetting(&b, "      ", s)
 		}
