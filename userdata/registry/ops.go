@@ -119,35 +119,6 @@ func releaseNumber(ctx context.Context, c *tx, shardID int64, nickname string) e
 	return applyRangeChange(ctx, c, key, planRelease(n, b, a))
 }
 
-// Nodes lists the nodes matching f in f's order (by id by default): one
-// page of f.Limit when it is set (see regapi.ForEachNode), else all.
-func (r *Registry) Nodes(ctx context.Context, f regapi.Filter) ([]regapi.Node, error) {
-	if err := regapi.CheckFilter(f); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	var out []regapi.Node
-	err := r.read(ctx, func(ctx context.Context) error {
-		out = nil
-		for _, lq := range qListNodes(f) {
-			if f.Limit > 0 && len(out) >= f.Limit {
-				break
-			}
-			args := lq.args
-			if f.Limit > 0 {
-				args = append(append([]any(nil), args[:len(args)-1]...), f.Limit-len(out))
-			}
-			if err := scanNodes(ctx, r.db, lq.q, args, func(n regapi.Node) { out = append(out, n) }); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	return out, nil
-}
-
 // RecordImage records a baked image; recording an artifact id again updates it.
 func (r *Registry) RecordImage(ctx context.Context, img regapi.Image) (regapi.Image, error) {
 	if err := regapi.CheckImage(img); err != nil {

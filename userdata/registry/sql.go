@@ -1,15 +1,13 @@
 package registry
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
-
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// All SQL of the registry lives in this file.
+// All SQL of the registry lives in this file, but the listings' (list.go).
 //
 // Every statement on the claim path is an index seek (TestQueryPlansDoNotScan
 // checks the plans), so a claim costs the same with 100 or 100 000 nodes.
@@ -171,13 +169,11 @@ var schemaIndexes = []string{
 	// Foreign keys: a shard upsert checks the groups that reference it.
 	`CREATE INDEX IF NOT EXISTS groups_shard ON groups (shard_id)`,
 	`CREATE INDEX IF NOT EXISTS images_built ON images (built_at)`,
-	// The orders of `nodes --sort` (listOrders): each listing page is a
-	// seek. Their keys grow with every claim (times, ids) or take few
-	// values (states, nicknames of one series), so a claim batch dirties
-	// few of their pages (BenchmarkClaim16 measures the cost).
-	`CREATE INDEX IF NOT EXISTS nodes_by_created ON nodes (created_at)`,
-	`CREATE INDEX IF NOT EXISTS nodes_by_state ON nodes (state)`,
-	`CREATE INDEX IF NOT EXISTS nodes_by_nickname ON nodes (nickname)`,
+	// Listings by state (list.go). Partial: a claim inserts pending or
+	// issued rows, which it leaves out, so claims never write it (every
+	// index a claim writes costs claim throughput); those two states are
+	// listed by walking the ids.
+	`CREATE INDEX IF NOT EXISTS nodes_by_state ON nodes (state) WHERE ` + stateIndexed,
 	// A state change logs itself, with its actor: no code path can forget
 	// the event. A new reason without a new state (a failed node failing
 	// differently) is logged too, as a state event with from = to.
@@ -365,108 +361,6 @@ const (
 	qGroupByToken = `SELECT g.id, g.name FROM group_tokens t JOIN groups g ON g.id = t.group_id
 		WHERE t.hash = ? AND t.revoked_at IS NULL AND g.state = 'active'`
 )
-
-// listQuery is one statement of a page of nodes.
-type listQuery struct {
-	q    string
-	args []any
-}
-
-// listIndexes make a page walk its sort's index (the planner would rather
-// seek a filter's index and then sort all it found, on every page): an
-// index entry is its key then the rowid (n.id). Filters are checked on the
-// way, so listing a whole selection walks the index once, page by page.
-var listIndexes = map[regapi.Sort]string{
-	regapi.SortID:       `NOT INDEXED`, // the rowid itself
-	regapi.SortNickname: `INDEXED BY nodes_by_nickname`,
-	regapi.SortCreated:  `INDEXED BY nodes_by_created`,
-	regapi.SortState:    `INDEXED BY nodes_by_state`,
-	regapi.SortShard:    `INDEXED BY nodes_nickname`,
-}
-
-// listOrders are the ORDER BY of each sort: its index's order.
-var listOrders = map[regapi.Sort]string{
-	regapi.SortID:       `n.id`,
-	regapi.SortNickname: `n.nickname, n.id`,   // nodes_by_nickname
-	regapi.SortCreated:  `n.created_at, n.id`, // nodes_by_created
-	regapi.SortState:    `n.state, n.id`,      // nodes_by_state
-	// The shards by name (their UNIQUE index), then nodes_nickname.
-	regapi.SortShard: `s.jms_fqdn, n.nickname, n.released`,
-}
-
-// qListNodes is the page of nodes f asks for (f checked): filters are
-// conditions, the cursor a keyset seek in f's order. In shard order a page
-// that starts inside a shard is two statements: the rest of that shard,
-// then the shards after it (a row value spanning two tables would not seek).
-func qListNodes(f regapi.Filter) []listQuery {
-	sort := f.SortOrDefault()
-	var k regapi.Keyset
-	started := f.After != ""
-	if started {
-		k, _ = regapi.DecodeCursor(sort, f.After) // CheckFilter decoded it
-	} else if f.AfterID > 0 {
-		k.ID, started = f.AfterID, true
-	}
-	var where []string
-	var args []any
-	cond := func(c string, a ...any) { where, args = append(where, c), append(args, a...) }
-	if f.Shard != "" {
-		cond(`s.jms_fqdn = ?`, f.Shard)
-	}
-	if f.State != "" {
-		cond(`n.state = ?`, string(f.State))
-	}
-	if f.Role != "" {
-		cond(`n.role = ?`, f.Role)
-	}
-	if f.Group != "" {
-		cond(`n.group_id IN (SELECT id FROM groups WHERE name = ?)`, f.Group)
-	}
-	if f.ImageID != "" {
-		cond(`n.image_id = ?`, f.ImageID)
-	}
-	build := func(extra string, extraArgs ...any) listQuery {
-		w, a := where, args
-		if extra != "" {
-			w, a = append(append([]string(nil), w...), extra), append(append([]any(nil), a...), extraArgs...)
-		}
-		index := listIndexes[sort]
-		if sort == regapi.SortID && f.State != "" {
-			index = listIndexes[regapi.SortState] // (state, id): the state's nodes in id order
-		}
-		from := ` FROM nodes n ` + index + ` JOIN shards s ON s.id = n.shard_id`
-		if sort == regapi.SortShard {
-			// CROSS JOIN keeps the shards (by name) the outer loop.
-			from = ` FROM shards s CROSS JOIN nodes n ` + index + ` ON n.shard_id = s.id`
-		}
-		q := nodeColumns + from + ` LEFT JOIN groups g ON g.id = n.group_id`
-		if len(w) > 0 {
-			q += ` WHERE ` + strings.Join(w, ` AND `)
-		}
-		q += ` ORDER BY ` + listOrders[sort]
-		if f.Limit > 0 {
-			q += ` LIMIT ?`
-			a = append(a, f.Limit)
-		}
-		return listQuery{q, a}
-	}
-	switch {
-	case sort == regapi.SortID:
-		return []listQuery{build(`n.id > ?`, k.ID)}
-	case !started:
-		return []listQuery{build("")}
-	case sort == regapi.SortNickname:
-		return []listQuery{build(`(n.nickname, n.id) > (?, ?)`, k.Text, k.ID)}
-	case sort == regapi.SortCreated:
-		return []listQuery{build(`(n.created_at, n.id) > (?, ?)`, dbTime(k.Created), k.ID)}
-	case sort == regapi.SortState:
-		return []listQuery{build(`(n.state, n.id) > (?, ?)`, k.Text, k.ID)}
-	}
-	return []listQuery{
-		build(`s.jms_fqdn = ? AND (n.nickname, n.released) > (?, ?)`, k.Text, k.Nickname, k.Released),
-		build(`s.jms_fqdn > ?`, k.Text),
-	}
-}
 
 // Number series and free ranges.
 const (

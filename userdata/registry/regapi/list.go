@@ -8,12 +8,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Listing nodes page by page, in one of a few orders. Every order is
-// total and served by an index, so a page is a keyset seek (After): the
-// registry never sorts or holds the fleet, and neither does a client.
+// total and a page is a keyset seek (After) in an index: the registry never
+// sorts or holds the fleet, and neither does a client.
 
 // Sort is an order of Nodes.
 type Sort string
@@ -22,9 +21,12 @@ type Sort string
 const (
 	// SortID (the default): by id, i.e. in issue order.
 	SortID Sort = "id"
-	// SortNickname: by nickname, then id.
+	// SortNickname: by nickname, then the JMS's FQDN, the live node before
+	// retired ones (oldest first).
 	SortNickname Sort = "nickname"
-	// SortCreated: by creation time, then id.
+	// SortCreated: in the order the nodes were created — which is id order:
+	// the registry gives ids in creation order, while the times it records
+	// come from the leader's clock and may step back when leadership moves.
 	SortCreated Sort = "created"
 	// SortState: by state (its name), then id.
 	SortState Sort = "state"
@@ -43,27 +45,26 @@ const DefaultPageSize = MaxPageSize
 type cursor struct {
 	Sort     Sort   `json:"s"`
 	ID       int64  `json:"i"`
-	Text     string `json:"t,omitempty"` // nickname, state, created (RFC 3339 with µs), shard
+	Text     string `json:"t,omitempty"` // nickname, state, shard
 	Nickname string `json:"n,omitempty"` // SortShard
-	Released int64  `json:"r,omitempty"` // SortShard: 0 for a live node, else its id
+	Shard    string `json:"h,omitempty"` // SortNickname
+	Released int64  `json:"r,omitempty"` // SortShard, SortNickname: 0 for a live node, else its id
 }
 
 // CursorAfter returns the cursor (Filter.After) of the page that follows
 // node n in order s.
 func CursorAfter(s Sort, n Node) string {
 	c := cursor{Sort: s, ID: n.ID}
+	if n.State == StateRetired {
+		c.Released = n.ID
+	}
 	switch s {
 	case SortNickname:
-		c.Text = n.Nickname
-	case SortCreated:
-		c.Text = n.Created.UTC().Format(time.RFC3339Nano)
+		c.Text, c.Shard = n.Nickname, n.Shard
 	case SortState:
 		c.Text = string(n.State)
 	case SortShard:
 		c.Text, c.Nickname = n.Shard, n.Nickname
-		if n.State == StateRetired {
-			c.Released = n.ID
-		}
 	}
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -73,8 +74,8 @@ func CursorAfter(s Sort, n Node) string {
 type Keyset struct {
 	ID       int64
 	Text     string
-	Created  time.Time
 	Nickname string
+	Shard    string
 	Released int64
 }
 
@@ -91,13 +92,7 @@ func DecodeCursor(s Sort, after string) (Keyset, error) {
 	if c.Sort != s {
 		return Keyset{}, fmt.Errorf("%w: after: a cursor of sort %q used with sort %q", ErrInvalid, c.Sort, s)
 	}
-	k := Keyset{ID: c.ID, Text: c.Text, Nickname: c.Nickname, Released: c.Released}
-	if s == SortCreated {
-		if k.Created, err = time.Parse(time.RFC3339Nano, c.Text); err != nil {
-			return Keyset{}, fmt.Errorf("%w: after: bad time in cursor", ErrInvalid)
-		}
-	}
-	return k, nil
+	return Keyset{ID: c.ID, Text: c.Text, Nickname: c.Nickname, Shard: c.Shard, Released: c.Released}, nil
 }
 
 // SortOrDefault is f.Sort, or SortID.
