@@ -23,7 +23,7 @@ func TestListPagesWalkTheirSortsIndex(t *testing.T) {
 	filters := map[string]regapi.Filter{
 		"all": {}, "shard": {Shard: testShard}, "failed": {State: regapi.StateFailed}, "issued": {State: regapi.StateIssued},
 		"shard+state+role": {Shard: testShard, State: regapi.StateActive, Role: "jvb"},
-		"group": {Group: "g"}, "image": {ImageID: "img"},
+		"group":            {Group: "g"}, "image": {ImageID: "img"},
 	}
 	for _, s := range regapi.Sorts {
 		for fname, f := range filters {
@@ -185,7 +185,7 @@ func sortedSelection(all []regapi.Node, s regapi.Sort, f regapi.Filter) []regapi
 		regapi.SortID:       func(a, b regapi.Node) bool { return a.ID < b.ID },
 		regapi.SortNickname: nicknameLess,
 		regapi.SortCreated:  func(a, b regapi.Node) bool { return a.ID < b.ID },
-		regapi.SortState: func(a, b regapi.Node) bool { return a.State < b.State || a.State == b.State && a.ID < b.ID },
+		regapi.SortState:    func(a, b regapi.Node) bool { return a.State < b.State || a.State == b.State && a.ID < b.ID },
 		regapi.SortShard: func(a, b regapi.Node) bool {
 			if a.Shard != b.Shard {
 				return a.Shard < b.Shard
