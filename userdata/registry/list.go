@@ -9,7 +9,9 @@ import (
 	"strings"
 )
 
-// Listings: a page of nodes in one of regapi.Sorts. Each order walks an
+// Listings: a page of nodes in one of regapi.Sorts. CROSS JOIN fixes the
+// join order (SQLite keeps the left table outside): the walk of the order's
+// index is the outer loop, and each row's shard a lookup. Each order walks an
 // index from the page's cursor (a keyset seek) and checks the filters on
 // the way, so listing a whole selection walks the index once, page by page,
 // and never sorts the fleet. Claims write none of the indexes used only
@@ -70,10 +72,10 @@ func qPage(f regapi.Filter, from string, extra []string, extraArgs []any, order 
 func byState(st regapi.State) (from string, cond string) {
 	lit := sqlQuote(string(st))
 	if stateIsIndexed(st) {
-		return ` FROM nodes n INDEXED BY nodes_by_state JOIN shards s ON s.id = n.shard_id`,
+		return ` FROM nodes n INDEXED BY nodes_by_state CROSS JOIN shards s ON s.id = n.shard_id`,
 			`n.state = ` + lit + ` AND n.` + stateIndexed
 	}
-	return ` FROM nodes n NOT INDEXED JOIN shards s ON s.id = n.shard_id`, `n.state = ` + lit
+	return ` FROM nodes n NOT INDEXED CROSS JOIN shards s ON s.id = n.shard_id`, `n.state = ` + lit
 }
 
 // qListNodes is a page of f (checked; Limit > 0) in every order but
@@ -120,7 +122,7 @@ func qListNodes(f regapi.Filter) []listQuery {
 		}
 	}
 	// id and created: the rowid, or a state's access path.
-	from, extra := ` FROM nodes n NOT INDEXED JOIN shards s ON s.id = n.shard_id`, []string(nil)
+	from, extra := ` FROM nodes n NOT INDEXED CROSS JOIN shards s ON s.id = n.shard_id`, []string(nil)
 	if f.State != "" {
 		var cond string
 		from, cond = byState(f.State)
@@ -148,7 +150,7 @@ const qShardsByName = `SELECT id, jms_fqdn FROM shards ORDER BY jms_fqdn`
 // starts after its nickname, the cursor's shard after its nickname and
 // released, a later shard at its nickname.
 func qNicknamesOfShard(f regapi.Filter, shardID int64, fqdn string, k regapi.Keyset, started bool) listQuery {
-	from := ` FROM nodes n INDEXED BY nodes_nickname JOIN shards s ON s.id = n.shard_id`
+	from := ` FROM nodes n INDEXED BY nodes_nickname CROSS JOIN shards s ON s.id = n.shard_id`
 	extra, args := []string{`n.shard_id = ?`}, []any{shardID}
 	if f.State != "" {
 		extra, args = append(extra, `n.state = ?`), append(args, string(f.State))

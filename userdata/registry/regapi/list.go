@@ -38,7 +38,8 @@ const (
 // Sorts lists the orders.
 var Sorts = []Sort{SortID, SortNickname, SortCreated, SortState, SortShard}
 
-// DefaultPageSize is how many nodes ForEachNode asks for at a time.
+// DefaultPageSize is how many nodes ForEachNode asks for at a time unless
+// told otherwise (the HTTP API's most).
 const DefaultPageSize = MaxPageSize
 
 // cursor is where a page ends in its order: the sort key of its last node.
@@ -178,10 +179,13 @@ type Pager interface {
 }
 
 // ForEachNode calls each with every node matching f, in f's order, asking
-// the store for one page of DefaultPageSize at a time: memory does not grow
-// with the fleet. It starts after f.After (or f.AfterID); f.Limit is its own.
+// the store for one page at a time — f.Limit nodes, DefaultPageSize when
+// 0 — so memory does not grow with the fleet. It starts after f.After (or
+// f.AfterID). A store that answers less than a full page has no more.
 func ForEachNode(ctx context.Context, store Pager, f Filter, each func([]Node) error) error {
-	f.Limit = DefaultPageSize
+	if f.Limit <= 0 {
+		f.Limit = DefaultPageSize
+	}
 	s := f.SortOrDefault()
 	for {
 		page, err := store.Nodes(ctx, f)
