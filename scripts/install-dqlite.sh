@@ -104,7 +104,7 @@ build() {
 		cd "$src" &&
 			autoreconf -i &&
 			./configure --prefix=/usr/local --libdir="/usr/local/lib${multiarch:+/$multiarch}" \
-				--disable-shared --enable-static CFLAGS="-O2" &&
+				--disable-shared --enable-static CFLAGS="-O2 -g0" &&
 			make -j"$(nproc)" libdqlite.la dqlite.pc &&
 			make DESTDIR="$work/stage" install-libLTLIBRARIES install-includeHEADERS install-pkgconfigDATA
 	) >"$work/build.log" 2>&1 || {
