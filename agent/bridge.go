@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +60,7 @@ func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *br
 	run.changed = append(run.changed, changed...)
 	// Before any start: the bridge's ExecStartPre (apply --check) rewrites
 	// its files from this record, so it must already be this run's.
-	if err := a.writeJSON(jitsi.AppliedState, 0o644, run.state); err != nil {
+	if err := a.writeJSON(jitsi.AppliedState, stateModePublic, run.state); err != nil {
 		return err
 	}
 	if !a.sd.Running() {
@@ -73,45 +72,53 @@ func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *br
 			return err
 		}
 	}
-	if err := a.sd.Enable(ctx, jitsi.SvcJVB+".service", false); err != nil {
-		return err
+	for _, step := range BridgeUnitSteps() {
+		switch step.Action {
+		case UnitRun:
+			if err := a.sd.Enable(ctx, step.Unit, false); err != nil {
+				return err
+			}
+			since := a.clock.Now()
+			logFrom := a.fs.Size(jitsi.JVBLogFile) // what the bridge logs from now on is this start's
+			// A bridge that runs and keeps its files is not started again:
+			// it joined its breweries before, and logs no new join.
+			rooms := breweries(s)
+			if len(run.changed) == 0 && a.sd.IsActive(ctx, step.Unit) {
+				rooms = nil
+			}
+			if len(run.changed) > 0 {
+				a.log.printf("restarting %s: %s changed", jitsi.SvcJVB, strings.Join(run.changed, ", "))
+				err = a.sd.Restart(ctx, step.Unit)
+			} else {
+				err = a.sd.Start(ctx, step.Unit)
+			}
+			if err != nil {
+				return fmt.Errorf("start %s: %w", jitsi.SvcJVB, err)
+			}
+			if err := a.waitHealthy(ctx, since, logFrom, rooms); err != nil {
+				return err
+			}
+			run.started, run.start = true, a.clock.Now().Sub(since)
+		case UnitEnableNow:
+			// Drain before the bridge stops (scale-in, shutdown): from now on.
+			if err := a.sd.Enable(ctx, step.Unit, true); err != nil {
+				return err
+			}
+		}
 	}
-	since := a.clock.Now()
-	logFrom := a.fs.Size(jitsi.JVBLogFile) // what the bridge logs from now on is this start's
-	// A bridge that runs and keeps its files is not started again: it
-	// joined its breweries before, and logs no new join.
-	rooms := breweries(s)
-	if len(run.changed) == 0 && a.sd.IsActive(ctx, jitsi.SvcJVB+".service") {
-		rooms = nil
-	}
-	if len(run.changed) > 0 {
-		a.log.printf("restarting %s: %s changed", jitsi.SvcJVB, strings.Join(run.changed, ", "))
-		err = a.sd.Restart(ctx, jitsi.SvcJVB+".service")
-	} else {
-		err = a.sd.Start(ctx, jitsi.SvcJVB+".service")
-	}
-	if err != nil {
-		return fmt.Errorf("start %s: %w", jitsi.SvcJVB, err)
-	}
-	if err := a.waitHealthy(ctx, since, logFrom, rooms); err != nil {
-		return err
-	}
-	run.started, run.start = true, a.clock.Now().Sub(since)
-	// Drain before the bridge stops (scale-in, shutdown): from now on.
-	return a.sd.Enable(ctx, jitsi.DrainUnit, true)
+	return nil
 }
 
 // resolveNAT fills the NAT mapping of st from the spec's mode.
 func (a *Agent) resolveNAT(ctx context.Context, s node.Spec, prev applied, st *applied) error {
-	switch s.NAT.Mode {
+	plan := PlanNAT(s)
+	switch plan.Mode {
 	case node.NATNone:
 		return nil
 	case node.NATStatic:
-		pub, _ := netip.ParseAddr(s.NAT.PublicAddress) // validated
-		st.PublicAddress, st.NATSource = pub.Unmap().String(), "static"
-		if s.NAT.LocalAddress != "" {
-			local, _ := netip.ParseAddr(s.NAT.LocalAddress)
-			st.LocalAddress = local.Unmap().String()
+		st.PublicAddress, st.NATSource = plan.Public, "static"
+		if plan.Local != "" {
+			st.LocalAddress = plan.Local
 			return nil
 		}
 		local, err := a.opts.NAT.RouteSourceOrDefault()()
@@ -121,10 +128,7 @@ func (a *Agent) resolveNAT(ctx context.Context, s node.Spec, prev applied, st *a
 		st.LocalAddress = local.String()
 		return nil
 	}
-	stun := s.NAT.STUNServers
-	if len(stun) == 0 {
-		stun = jitsi.DefaultSTUNServers
-	}
+	stun := plan.STUN
 	r, err := a.nat(ctx, a.opts.NAT, stun)
 	if err != nil {
 		return fmt.Errorf("find the public address: %w", err)

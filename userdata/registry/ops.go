@@ -119,24 +119,6 @@ func releaseNumber(ctx context.Context, c *tx, shardID int64, nickname string) e
 	return applyRangeChange(ctx, c, key, planRelease(n, b, a))
 }
 
-// Nodes lists the nodes matching f, ordered by id.
-func (r *Registry) Nodes(ctx context.Context, f regapi.Filter) ([]regapi.Node, error) {
-	if err := regapi.CheckFilter(f); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	q, args := qListNodes(f)
-	var out []regapi.Node
-	err := r.read(ctx, func(ctx context.Context) error {
-		var err error
-		out, err = queryNodes(ctx, r.db, q, args...)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	return out, nil
-}
-
 // RecordImage records a baked image; recording an artifact id again updates it.
 func (r *Registry) RecordImage(ctx context.Context, img regapi.Image) (regapi.Image, error) {
 	if err := regapi.CheckImage(img); err != nil {

@@ -1,15 +1,13 @@
 package registry
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
-
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// All SQL of the registry lives in this file.
+// All SQL of the registry lives in this file, but the listings' (list.go).
 //
 // Every statement on the claim path is an index seek (TestQueryPlansDoNotScan
 // checks the plans), so a claim costs the same with 100 or 100 000 nodes.
@@ -171,6 +169,11 @@ var schemaIndexes = []string{
 	// Foreign keys: a shard upsert checks the groups that reference it.
 	`CREATE INDEX IF NOT EXISTS groups_shard ON groups (shard_id)`,
 	`CREATE INDEX IF NOT EXISTS images_built ON images (built_at)`,
+	// Listings by state (list.go). Partial: a claim inserts pending or
+	// issued rows, which it leaves out, so claims never write it (every
+	// index a claim writes costs claim throughput); those two states are
+	// listed by walking the ids.
+	`CREATE INDEX IF NOT EXISTS nodes_by_state ON nodes (state) WHERE ` + stateIndexed,
 	// A state change logs itself, with its actor: no code path can forget
 	// the event. A new reason without a new state (a failed node failing
 	// differently) is logged too, as a state event with from = to.
@@ -358,28 +361,6 @@ const (
 	qGroupByToken = `SELECT g.id, g.name FROM group_tokens t JOIN groups g ON g.id = t.group_id
 		WHERE t.hash = ? AND t.revoked_at IS NULL AND g.state = 'active'`
 )
-
-// qListNodes selects nodes matching f; each filter adds an indexed condition.
-func qListNodes(f regapi.Filter) (string, []any) {
-	var where []string
-	var args []any
-	if f.Shard != "" {
-		where, args = append(where, `s.jms_fqdn = ?`), append(args, f.Shard)
-	}
-	if f.State != "" {
-		where, args = append(where, `n.state = ?`), append(args, string(f.State))
-	}
-	if f.Role != "" {
-		where, args = append(where, `n.role = ?`), append(args, f.Role)
-	}
-	where, args = append(where, `n.id > ?`), append(args, f.AfterID)
-	q := nodeColumns + nodesFrom + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY n.id`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
-	return q, args
-}
 
 // Number series and free ranges.
 const (

@@ -14,7 +14,7 @@
 //	                                  optional "reason" (one line, ≤ regapi.MaxReasonBytes) → the node
 //	                        node      {"state", "reason"?} (regapi.Report): its own state only → the node
 //	POST /v1/confirm        operator  {"ids": […]}: pending nodes' user-data is on disk → {"nodes": […]}
-//	GET  /v1/nodes          operator  ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
+//	GET  /v1/nodes          operator  ?shard=&state=&role=&group=&image=&sort=&after=&limit= → {"nodes": […], "next": CURSOR}
 //	POST /v1/groups         operator  regapi.GroupRequest (create or update, optionally a new token's hash) → the group
 //	GET  /v1/groups         operator  → {"groups": […]}
 //	POST /v1/groups/retire  operator  {"name"} → the group (its tokens revoked)
@@ -53,7 +53,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -295,43 +294,15 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request, who caller) (a
 }
 
 func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ caller) (any, error) {
-	q := r.URL.Query()
-	f := regapi.Filter{Shard: q.Get("shard"), State: regapi.State(q.Get("state")), Role: q.Get("role"), Limit: regapi.MaxPageSize}
-	for k := range q {
-		switch k {
-		case "shard", "state", "role", "after_id", "limit":
-		default:
-			return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: unknown parameter %q (use shard, state, role, after_id, limit)", k)
-		}
-	}
-	for name, dst := range map[string]*int64{"after_id": &f.AfterID} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: %s=%q is not a non-negative integer", name, v)
-			}
-			*dst = n
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > regapi.MaxPageSize {
-			return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: limit=%q: want 1 to %d", v, regapi.MaxPageSize)
-		}
-		f.Limit = n
+	f, err := regapi.ParseNodesQuery(r.URL.Query())
+	if err != nil {
+		return nil, err
 	}
 	nodes, err := s.store.Nodes(r.Context(), f)
 	if err != nil {
 		return nil, err
 	}
-	out := regapi.NodesPage{Nodes: nodes}
-	if out.Nodes == nil {
-		out.Nodes = []regapi.Node{}
-	}
-	if len(nodes) == f.Limit {
-		out.NextAfterID = nodes[len(nodes)-1].ID
-	}
-	return out, nil
+	return regapi.NodesPageOf(f, nodes), nil
 }
 
 func (s *Server) recordImage(w http.ResponseWriter, r *http.Request, _ caller) (any, error) {

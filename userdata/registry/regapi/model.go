@@ -101,9 +101,18 @@ type Filter struct {
 	Shard string `json:"shard,omitempty"`
 	State State  `json:"state,omitempty"`
 	Role  string `json:"role,omitempty"`
-	// AfterID and Limit page through large fleets (ordered by ID). Limit 0: all.
-	AfterID int64 `json:"after_id,omitempty"`
-	Limit   int   `json:"limit,omitempty"`
+	// Group: only the members of the autoscaling group of that name.
+	Group string `json:"group,omitempty"`
+	// ImageID: only nodes booted from that image (artifact id).
+	ImageID string `json:"image_id,omitempty"`
+	// Sort is the order (SortID when empty).
+	Sort Sort `json:"sort,omitempty"`
+	// After (a cursor: CursorAfter of a page's last node), or AfterID with
+	// SortID, starts the page after that node; Limit caps it. Limit 0:
+	// all (one call holds the whole selection: use ForEachNode instead).
+	After   string `json:"after,omitempty"`
+	AfterID int64  `json:"after_id,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
 }
 
 // Image is a baked role image, recorded by the Packer post-processor.
@@ -126,7 +135,8 @@ type Store interface {
 	// records the new reason (a failed node that fails again differently),
 	// except on a retired node, which is final.
 	SetState(ctx context.Context, ref NodeRef, to State, reason string) (Node, error)
-	// Nodes lists nodes ordered by ID.
+	// Nodes lists nodes in f's order (by ID by default), one page when
+	// f.Limit > 0 (see ForEachNode).
 	Nodes(ctx context.Context, f Filter) ([]Node, error)
 	// RecordImage records (or updates, by artifact id) a baked image.
 	RecordImage(ctx context.Context, img Image) (Image, error)

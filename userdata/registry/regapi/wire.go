@@ -10,9 +10,12 @@ type ClaimsBody struct {
 	Claims []ClaimRequest `json:"claims,omitempty"`
 }
 
-// NodesPage is a page of nodes: the answer to a batch claim and to GET /v1/nodes.
+// NodesPage is a page of nodes: the answer to a batch claim and to GET
+// /v1/nodes. A full page of a listing says where the next starts: Next (a
+// cursor for ?after=, any order) and, in id order, NextAfterID.
 type NodesPage struct {
 	Nodes       []Node `json:"nodes"`
+	Next        string `json:"next,omitempty"`
 	NextAfterID int64  `json:"next_after_id,omitempty"`
 }
 
