@@ -12,7 +12,8 @@
 //	                                  group; the node's own credential, returned this once)
 //	POST /v1/state          operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"}, each with an
 //	                                  optional "reason" (one line, ≤ regapi.MaxReasonBytes) → the node
-//	                        node      {"state", "reason"?} (regapi.Report): its own state only → the node
+//	                        node      {"state", "reason"?, "image_id"?} (regapi.Report): its own state only,
+//	                                  and the image it booted (its stamp's build id) → the node
 //	POST /v1/confirm        operator  {"ids": […]}: pending nodes' user-data is on disk → {"nodes": […]}
 //	GET  /v1/nodes          operator  ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
 //	POST /v1/groups         operator  regapi.GroupRequest (create or update, optionally a new token's hash) → the group
@@ -70,6 +71,9 @@ type Store interface {
 	// ClaimInGroup claims an identity for a member of the group, recording
 	// credentialHash as the node's own credential.
 	ClaimInGroup(ctx context.Context, groupID int64, gc regapi.GroupClaim, credentialHash string) (regapi.Node, error)
+	// ReportState is SetState that also records the image the node says
+	// it booted (when imageID is not empty).
+	ReportState(ctx context.Context, ref regapi.NodeRef, to regapi.State, reason, imageID string) (regapi.Node, error)
 }
 
 // Config configures a Server.
@@ -291,7 +295,7 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request, who caller) (a
 		}
 		body.NodeRef = regapi.NodeRef{ID: self.ID}
 	}
-	return s.store.SetState(r.Context(), body.NodeRef, body.State, body.Reason)
+	return s.store.ReportState(r.Context(), body.NodeRef, body.State, body.Reason, body.ImageID)
 }
 
 func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ caller) (any, error) {
