@@ -18,13 +18,16 @@ foreign=()
 # e2e JVM tier builds its fixture on Jitsi's libraries from Maven Central), the C
 # toolchain and libdqlite's build/link dependencies, openssh-server (the private
 # sshd of Packer acceptance tests), iproute2 (loopback up in the network
-# namespace of offline Packer runs).
+# namespace of offline Packer runs), chromium (the fleet page's test signs in
+# and reads the page in headless Chromium on 127.0.0.1; chromium-driver for
+# WebDriver tooling).
 packages=(
 	build-essential pkg-config git ca-certificates
 	cloud-init shellcheck
 	default-jdk-headless libtypesafe-config-java maven
 	libsqlite3-dev libuv1-dev liblz4-dev
 	openssh-server prosody iproute2
+	chromium chromium-driver
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -184,6 +184,13 @@ var schemaIndexes = []string{
 	// Foreign keys: a shard upsert checks the groups that reference it.
 	`CREATE INDEX IF NOT EXISTS groups_shard ON groups (shard_id)`,
 	`CREATE INDEX IF NOT EXISTS images_built ON images (built_at)`,
+	// The fleet's counts by shard, role, state and image (/metrics, the
+	// fleet page) walk this covering index in order instead of sorting the
+	// whole table. Partial: claims insert pending or issued rows only, so
+	// they never write it (BenchmarkClaim16 keeps its throughput); nodes
+	// still pending or issued, few in a fleet that runs, are counted by a
+	// scan (qFleetCounts).
+	`CREATE INDEX IF NOT EXISTS nodes_counts ON nodes (shard_id, role, state, image_id) WHERE ` + stateCounted,
 	// A node's image_id may be a build id (what its agent sends).
 	`CREATE INDEX IF NOT EXISTS images_build ON images (build_id) WHERE build_id <> ''`,
 	// A state change logs itself, with its actor: no code path can forget
@@ -507,4 +514,40 @@ func parseDBTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
 	}
 	return t, nil
+}
+
+// The fleet in aggregate (fleet.go): the fleet page and /metrics. Counts
+// group the nodes table in one scan (no index a claim would write: see
+// nodes_nickname); the others read small tables.
+// stateCounted is the condition of nodes_counts; qFleetCounts repeats it
+// word for word, so that SQLite sees the index applies.
+const stateCounted = `state NOT IN ('pending', 'issued')`
+
+const (
+	qFleetCounts = `SELECT s.jms_fqdn, c.role, c.state, c.image_id, c.n FROM (
+		SELECT shard_id, role, state, image_id, count(*) AS n FROM nodes WHERE ` + stateCounted + `
+			GROUP BY shard_id, role, state, image_id
+		UNION ALL
+		SELECT shard_id, role, state, image_id, count(*) AS n FROM nodes WHERE state IN ('pending', 'issued')
+			GROUP BY shard_id, role, state, image_id
+	) c JOIN shards s ON s.id = c.shard_id ORDER BY s.jms_fqdn, c.role, c.state, c.image_id`
+	qListShards = `SELECT jms_fqdn, created_at FROM shards ORDER BY jms_fqdn`
+	// qLiveNodesOfShard: a shard's live nodes of a role (the upgrade plan),
+	// by the shard prefix of nodes_nickname.
+	qLiveNodesOfShard = nodeColumns + nodesFrom + ` WHERE n.shard_id = (SELECT id FROM shards WHERE jms_fqdn = ?)
+		AND n.role = ? AND n.released = 0 ORDER BY n.id`
+)
+
+// qAttention selects a page of the live nodes that need attention: failed,
+// draining, or on one of k stale images; of one shard when shard is true.
+func qAttention(k int, shard bool) string {
+	q := nodeColumns + nodesFrom + ` WHERE n.id > ? AND n.released = 0 AND (n.state IN ('failed', 'draining')`
+	if k > 0 {
+		q += ` OR n.image_id IN (` + params(k) + `)`
+	}
+	q += `)`
+	if shard {
+		q += ` AND s.jms_fqdn = ?`
+	}
+	return q + ` ORDER BY n.id LIMIT ?`
 }

@@ -74,6 +74,11 @@ type Store interface {
 	// ReportState is SetState that also records the image the node says
 	// it booted (when imageID is not empty).
 	ReportState(ctx context.Context, ref regapi.NodeRef, to regapi.State, reason, imageID string) (regapi.Node, error)
+	// Fleet, Attention and LiveNodes read the fleet for the fleet page
+	// and /metrics (fleet.go of the registry).
+	Fleet(ctx context.Context) (regapi.Fleet, error)
+	Attention(ctx context.Context, q regapi.AttentionQuery) ([]regapi.Node, error)
+	LiveNodes(ctx context.Context, shard, role string) ([]regapi.Node, error)
 }
 
 // Config configures a Server.
@@ -91,6 +96,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logf receives internal errors, whose text is not sent to clients. Default: discarded.
 	Logf func(format string, a ...any)
+	// MetricsToken, when set, may read /metrics (and nothing else).
+	MetricsToken string
+	// Raft reports the node's place in its cluster for /metrics; nil: not
+	// shown.
+	Raft func(ctx context.Context) (RaftStatus, error)
+	// Now is the fleet page's clock (ages, sessions). Default time.Now.
+	Now func() time.Time
 }
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes' default.
@@ -107,6 +119,10 @@ type Server struct {
 	op     operatorToken
 	cfg    Config
 	routes map[string][]route
+	// metricsToken is the SHA-256 of Config.MetricsToken, if any.
+	metricsToken *operatorToken
+	claims       *claimStats
+	page         *fleetPage
 }
 
 type route struct {
@@ -132,7 +148,21 @@ func New(store Store, cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	s := &Server{store: store, op: op, cfg: cfg}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{store: store, op: op, cfg: cfg, claims: newClaimStats()}
+	if cfg.MetricsToken != "" {
+		mt, err := newOperatorToken(cfg.MetricsToken)
+		if err != nil {
+			return nil, fmt.Errorf("start API: metrics token: %w", err)
+		}
+		if mt == op {
+			return nil, fmt.Errorf("start API: the metrics token is the operator token: give the metrics reader a token of its own")
+		}
+		s.metricsToken = &mt
+	}
+	s.page = newFleetPage(s)
 	s.routes = map[string][]route{
 		"/v1/claims":        {{http.MethodPost, allowGroup, s.claim}},
 		"/v1/state":         {{http.MethodPost, allowNode, s.setState}},
@@ -148,6 +178,14 @@ func New(store Store, cfg Config) (*Server, error) {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.serveHealth(w, r) {
+		return
+	}
+	if r.URL.Path == "/metrics" {
+		s.serveMetrics(w, r)
+		return
+	}
+	if s.page.serves(r.URL.Path) {
+		s.page.ServeHTTP(w, r)
 		return
 	}
 	routes, ok := s.routes[r.URL.Path]
@@ -205,72 +243,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.cfg.Logf("registry API: %s %s: %v", r.Method, r.URL.Path, err)
 	}
 	writeError(w, e)
-}
-
-// claimBody is every field POST /v1/claims takes: an operator's claim or
-// batch, or a group member's claim (instance_id, claim_key, image_id).
-type claimBody struct {
-	regapi.ClaimsBody
-	ClaimKey string `json:"claim_key,omitempty"`
-}
-
-func (s *Server) claim(w http.ResponseWriter, r *http.Request, who caller) (any, error) {
-	var body claimBody
-	if err := s.decode(w, r, &body); err != nil {
-		return nil, err
-	}
-	if who.group() {
-		return s.claimInGroup(r, who, body)
-	}
-	if body.ClaimKey != "" {
-		return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "claim_key: is for a group member's claim, made with its group's token")
-	}
-	if body.Claims == nil {
-		nodes, err := s.store.Claim(r.Context(), body.ClaimRequest)
-		if err != nil {
-			return nil, err
-		}
-		return nodes[0], nil
-	}
-	if body.ClaimRequest != (regapi.ClaimRequest{}) {
-		return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: give either one claim's fields or \"claims\", not both")
-	}
-	nodes, err := s.store.Claim(r.Context(), body.Claims...)
-	if err != nil {
-		return nil, err
-	}
-	return regapi.NodesPage{Nodes: nodes}, nil
-}
-
-// claimInGroup serves a group token's claim: the instance, its claim key
-// and image, nothing else. The node's credential is minted here and leaves
-// the server only in this answer; the registry records its hash.
-func (s *Server) claimInGroup(r *http.Request, who caller, body claimBody) (any, error) {
-	q := body.ClaimRequest
-	var named []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"claims", body.Claims != nil}, {"claim_id", q.ClaimID != ""}, {"shard", q.Shard != ""}, {"role", q.Role != ""},
-		{"nickname", q.Nickname != ""}, {"secret_fingerprint", q.SecretFingerprint != ""}, {"new_secret", q.NewSecret},
-		{"credential_hash", q.CredentialHash != ""}, {"pending", q.Pending},
-	} {
-		if f.set {
-			named = append(named, f.name)
-		}
-	}
-	if len(named) > 0 {
-		return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden,
-			"%s: a group token claims one identity in its own group (send instance_id, claim_key and optionally image_id): the shard, role and nickname come from group %s's record",
-			strings.Join(named, ", "), who.p.Group)
-	}
-	cred, hash := regapi.NewCredential(regapi.CredentialNode)
-	n, err := s.store.ClaimInGroup(r.Context(), who.p.GroupID, regapi.GroupClaim{InstanceID: q.InstanceID, ClaimKey: body.ClaimKey, ImageID: q.ImageID}, hash)
-	if err != nil {
-		return nil, err
-	}
-	return regapi.ClaimResult{Node: n, Credential: cred}, nil
 }
 
 func (s *Server) setState(w http.ResponseWriter, r *http.Request, who caller) (any, error) {

@@ -96,3 +96,28 @@ func family(os string) string {
 	}
 	return os
 }
+
+// StaleImages returns the artifact and build ids of the images that have
+// a newer image in their line (the same role, architecture and OS family):
+// nodes booted from them are due for replacement.
+func StaleImages(imgs []regapi.Image) []string {
+	cats := map[string]*catalog{}
+	var out []string
+	for _, img := range imgs {
+		c, ok := cats[img.Role]
+		if !ok {
+			c = newCatalog(imgs, img.Role, "")
+			cats[img.Role] = c
+		}
+		from, to, why := c.target(img.ArtifactID)
+		if why != "" || !to.Built.After(from.Built) {
+			continue
+		}
+		out = append(out, img.ArtifactID)
+		if img.BuildID != "" {
+			out = append(out, img.BuildID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

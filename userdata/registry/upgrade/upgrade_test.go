@@ -267,3 +267,12 @@ func TestMakeLargeFleet(t *testing.T) {
 	}
 	checkInvariants(t, p)
 }
+
+func TestStaleImages(t *testing.T) {
+	got := StaleImages([]regapi.Image{oldImg, rebuilt, newImg, armOld, deb11, ubuntu, jmsImage,
+		{ArtifactID: "ami-jms-old", Role: "jms", OS: "debian-12", Arch: "amd64", Built: day}})
+	want := []string{"ami-deb11", "ami-jms-old", "ami-old", "ami-rebuilt", "b-deb11", "b-old", "b-rebuilt"}
+	if !slices.Equal(got, want) {
+		t.Errorf("stale images %q, want %q", got, want)
+	}
+}
