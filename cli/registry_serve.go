@@ -46,6 +46,11 @@ cluster with --registry https://HOST1:PORT,https://HOST2:PORT --token-file FILE.
 Booting nodes use the credentials issue mints for them (a group token per
 group, a credential per node); the registry keeps only their hashes.
 
+The API's listener also serves the fleet page at / (sign in with the
+operator token; read-only: shards, groups, nodes by state, images, the upgrade
+plan) and Prometheus metrics at /metrics (the operator token, or the token of
+--metrics-token-file, which may read /metrics and nothing else).
+
 Every node needs the same key for the registry's secret checks: the first
 node makes DATA-DIR/secret-check.key; copy it (mode 0600) to each other
 node's data directory before it first starts, or give --secret-key-file.

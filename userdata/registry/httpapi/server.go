@@ -27,6 +27,9 @@
 //	GET  /v1/leader         anyone    200 on the Raft leader only, 503 elsewhere (and at once without a leader):
 //	                                  the load balancer's check, so that all claims enter through one node
 //	                                  and share its group commit
+//	GET  /                  operator  the fleet page (HTML; fleetpage.go): a sign-in session cookie, or the
+//	                                  operator token as a bearer token; GET/POST /login is its sign-in form
+//	GET  /metrics           operator  Prometheus text exposition (metrics.go); the metrics token may read it too
 //
 // Health checks answer within HealthTimeout (1.5 s), from the node's own
 // Raft state: a node that knows no leader says so at once instead of
