@@ -69,7 +69,9 @@ func (r *Registry) Attention(ctx context.Context, q regapi.AttentionQuery) ([]re
 		q.Limit = regapi.MaxPageSize
 	}
 	args := []any{q.AfterID}
-	args = append(args, anySlice(q.StaleImages)...)
+	if q.Stale {
+		args = append(args, anySlice(q.StaleImages)...)
+	}
 	if q.Shard != "" {
 		args = append(args, q.Shard)
 	}
@@ -77,7 +79,7 @@ func (r *Registry) Attention(ctx context.Context, q regapi.AttentionQuery) ([]re
 	var out []regapi.Node
 	err := r.read(ctx, func(ctx context.Context) error {
 		var err error
-		out, err = queryNodes(ctx, r.db, qAttention(len(q.StaleImages), q.Shard != ""), args...)
+		out, err = queryNodes(ctx, r.db, qAttention(q.Stale, len(q.StaleImages), q.Shard != ""), args...)
 		return err
 	})
 	if err != nil {

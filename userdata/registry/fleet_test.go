@@ -97,27 +97,34 @@ func TestFleetAggregates(t *testing.T) {
 	if len(f.Shards) != 2 || f.Shards[0].FQDN != testShard || len(f.Images) != 2 {
 		t.Errorf("shards %+v images %d", f.Shards, len(f.Images))
 	}
-	// Attention: failed, draining, or on the old image (either id), live.
+	// Attention: failed or draining first, then live nodes on the old
+	// image (either id), each by id, a page at a time.
 	var wantIDs []int64
-	for _, n := range all {
-		live := n.State != regapi.StateRetired && n.State != regapi.StatePending
-		if live && n.Shard == testShard && (n.State == regapi.StateFailed || n.State == regapi.StateDraining || n.ImageID == "ami-old" || n.ImageID == "b-old") {
-			wantIDs = append(wantIDs, n.ID)
+	for _, stale := range []bool{false, true} {
+		for _, n := range all {
+			problem := n.State == regapi.StateFailed || n.State == regapi.StateDraining
+			onOld := n.ImageID == "ami-old" || n.ImageID == "b-old"
+			live := n.State != regapi.StateRetired && n.State != regapi.StatePending
+			if live && n.Shard == testShard && (!stale && problem || stale && !problem && onOld) {
+				wantIDs = append(wantIDs, n.ID)
+			}
 		}
 	}
 	var gotIDs []int64
-	for after := int64(0); ; {
-		page, err := r.Attention(ctx, regapi.AttentionQuery{Shard: testShard, StaleImages: []string{"ami-old", "b-old"}, AfterID: after, Limit: 7})
-		if err != nil {
-			t.Fatal(err)
+	for _, stale := range []bool{false, true} {
+		for after := int64(0); ; {
+			page, err := r.Attention(ctx, regapi.AttentionQuery{Shard: testShard, Stale: stale, StaleImages: []string{"ami-old", "b-old"}, AfterID: after, Limit: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range page {
+				gotIDs = append(gotIDs, n.ID)
+			}
+			if len(page) < 7 {
+				break
+			}
+			after = page[len(page)-1].ID
 		}
-		for _, n := range page {
-			gotIDs = append(gotIDs, n.ID)
-		}
-		if len(page) < 7 {
-			break
-		}
-		after = page[len(page)-1].ID
 	}
 	if fmt.Sprint(gotIDs) != fmt.Sprint(wantIDs) {
 		t.Errorf("attention ids\n got %v\nwant %v", gotIDs, wantIDs)

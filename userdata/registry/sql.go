@@ -538,14 +538,19 @@ const (
 		AND n.role = ? AND n.released = 0 ORDER BY n.id`
 )
 
-// qAttention selects a page of the live nodes that need attention: failed,
-// draining, or on one of k stale images; of one shard when shard is true.
-func qAttention(k int, shard bool) string {
-	q := nodeColumns + nodesFrom + ` WHERE n.id > ? AND n.released = 0 AND (n.state IN ('failed', 'draining')`
-	if k > 0 {
-		q += ` OR n.image_id IN (` + params(k) + `)`
+// qAttention selects a page of the live nodes that need attention: failed
+// or draining, or (stale) on one of k stale images and neither; of one
+// shard when shard is true.
+func qAttention(stale bool, k int, shard bool) string {
+	q := nodeColumns + nodesFrom + ` WHERE n.id > ? AND n.released = 0 AND `
+	switch {
+	case !stale:
+		q += `n.state IN ('failed', 'draining')`
+	case k > 0:
+		q += `n.state NOT IN ('failed', 'draining', 'pending') AND n.image_id IN (` + params(k) + `)`
+	default:
+		q += `0`
 	}
-	q += `)`
 	if shard {
 		q += ` AND s.jms_fqdn = ?`
 	}

@@ -166,6 +166,13 @@ func parsePageQuery(v url.Values) (pageQuery, string) {
 		}
 		q.after = n
 	}
+	switch v.Get("list") {
+	case "", "problems":
+	case "stale":
+		q.stalePhase = true
+	default:
+		return q, "list: problems or stale"
+	}
 	if k := v.Get("keep"); k != "" {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 0 {

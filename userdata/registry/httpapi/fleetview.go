@@ -47,6 +47,7 @@ type fleetView struct {
 	AttentionTotal int
 	After          int64
 	NextAfter      int64
+	NextStale      bool   // the next page goes on in the stale-image list
 	Shard          string // the page's shard filter ("" all)
 	// The upgrade view: the plan of PlanShard.
 	PlanShard string
@@ -112,8 +113,10 @@ type attentionRow struct {
 // pageQuery is what the page's URL may ask.
 type pageQuery struct {
 	shard string
-	after int64
-	keep  int
+	// after and stalePhase are the attention list's cursor.
+	after      int64
+	stalePhase bool
+	keep       int
 }
 
 func (s *Server) buildFleetView(ctx context.Context, q pageQuery) (fleetView, error) {
@@ -195,13 +198,27 @@ func (s *Server) buildFleetView(ctx context.Context, q pageQuery) (fleetView, er
 		v.Images = append(v.Images, row)
 	}
 
-	nodes, err := s.store.Attention(ctx, regapi.AttentionQuery{Shard: q.shard, StaleImages: stale, AfterID: q.after, Limit: attentionPage + 1})
-	if err != nil {
-		return v, err
+	// Failed and draining nodes first, then those on a stale image; the
+	// page's cursor says which list and where in it.
+	var nodes []regapi.Node
+	stalePhase, after := q.stalePhase, q.after
+	for len(nodes) <= attentionPage {
+		page, err := s.store.Attention(ctx, regapi.AttentionQuery{Shard: q.shard, Stale: stalePhase, StaleImages: stale, AfterID: after,
+			Limit: attentionPage + 1 - len(nodes)})
+		if err != nil {
+			return v, err
+		}
+		nodes = append(nodes, page...)
+		if len(nodes) > attentionPage || stalePhase {
+			break
+		}
+		stalePhase, after = true, 0
 	}
 	if len(nodes) > attentionPage {
 		nodes = nodes[:attentionPage]
-		v.NextAfter = nodes[len(nodes)-1].ID
+		last := nodes[len(nodes)-1]
+		v.NextAfter = last.ID
+		v.NextStale = isStale[last.ImageID] && last.State != regapi.StateFailed && last.State != regapi.StateDraining
 	}
 	for _, n := range nodes {
 		why := string(n.State)

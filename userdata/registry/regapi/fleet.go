@@ -29,11 +29,14 @@ type Fleet struct {
 	Counts []FleetCount `json:"counts"`
 }
 
-// AttentionQuery selects the live nodes an operator should look at: failed
-// or draining ones, and those booted from one of StaleImages (ids of
-// images with a newer image in their line), oldest first, a page at a time.
+// AttentionQuery selects a page of the live nodes an operator should look
+// at, oldest first: failed or draining ones (Stale false), or those booted
+// from one of StaleImages (ids of images with a newer image in their line)
+// that are neither (Stale true). The fleet page lists the first kind, then
+// the second.
 type AttentionQuery struct {
-	Shard       string   // "" for every shard
+	Shard       string // "" for every shard
+	Stale       bool
 	StaleImages []string // artifact or build ids
 	AfterID     int64
 	Limit       int // at most MaxPageSize
