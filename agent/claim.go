@@ -70,11 +70,12 @@ func (a *Agent) groupIdentity(ctx context.Context, s node.Spec) (identity, error
 	}
 	defer client.Close()
 
+	image := a.imageID()
 	deadline := a.clock.Now().Add(a.opts.ClaimTimeout)
 	backoff := a.opts.ClaimBackoff
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, a.opts.RegistryAttempt)
-		res, err := client.ClaimInGroup(actx, regapi.GroupClaim{InstanceID: iid, ClaimKey: key.Key})
+		res, err := client.ClaimInGroup(actx, regapi.GroupClaim{InstanceID: iid, ClaimKey: key.Key, ImageID: image})
 		cancel()
 		if err == nil {
 			return a.keepIdentity(s, iid, res)

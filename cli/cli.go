@@ -42,7 +42,7 @@ type command struct {
 // commands is the CLI's verb table, in the order --help lists them.
 var commands = []*command{
 	userdataCommand, planCommand,
-	issueCommand, nodesCommand, imagesCommand, retireCommand, groupCommand, registryCommand,
+	issueCommand, nodesCommand, imagesCommand, retireCommand, groupCommand, upgradePlanCommand, registryCommand,
 }
 
 // UsageError marks bad input: it makes the CLI exit with code 2.

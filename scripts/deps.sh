@@ -10,7 +10,9 @@
 #                    JVM tier), prosody (the host tier), openssh-server (the
 #                    private sshd of Packer acceptance tests), iproute2
 #                    (loopback up in the network namespace of offline Packer
-#                    runs), and Packer built from the Go module proxy
+#                    runs), chromium (the fleet page's test signs in and reads
+#                    the page in headless Chromium on 127.0.0.1), and Packer
+#                    built from the Go module proxy
 #   deps.sh e2e      also the VM tier of `make e2e` (qemu, debootstrap, …)
 #   deps.sh release  the test tier and what `make release` needs for arm64:
 #                    Debian multiarch (dpkg --add-architecture arm64), the
@@ -34,6 +36,7 @@ test_packages=(
 	cloud-init shellcheck
 	default-jdk-headless libtypesafe-config-java maven
 	openssh-server prosody iproute2
+	chromium chromium-driver
 )
 e2e_packages=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client fdisk e2fsprogs)
 

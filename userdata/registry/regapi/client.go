@@ -269,9 +269,15 @@ func (c *Client) ClaimInGroup(ctx context.Context, gc GroupClaim) (ClaimResult, 
 
 // Report sets the state of the node whose credential the client holds.
 func (c *Client) Report(ctx context.Context, to State, reason string) (Node, error) {
+	return c.SendReport(ctx, Report{State: to, Reason: reason})
+}
+
+// SendReport sends a node's report (its state, and the image it booted)
+// with the node credential the client holds.
+func (c *Client) SendReport(ctx context.Context, r Report) (Node, error) {
 	var n Node
-	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, Report{State: to, Reason: reason}, &n); err != nil {
-		return Node{}, fmt.Errorf("report state %s: %w", to, err)
+	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, r, &n); err != nil {
+		return Node{}, fmt.Errorf("report state %s: %w", r.State, err)
 	}
 	return n, nil
 }

@@ -122,6 +122,22 @@ type Image struct {
 	OS         string            `json:"os"`
 	Versions   map[string]string `json:"versions,omitempty"` // package → version
 	Built      time.Time         `json:"built"`
+	// BuildID is the identity the jitsi provisioner stamped into the image
+	// at bake (ImageStamp): its nodes send it as their image_id, since a
+	// node cannot know the artifact id its image got after the bake.
+	// Copies of one bake (several regions) share it. Empty for images
+	// recorded before packer-plugin-jitsi stamped them.
+	BuildID string `json:"build_id,omitempty"`
+	// Arch is the image's architecture (Debian's name: amd64, arm64).
+	Arch string `json:"arch,omitempty"`
+	// AgentVersion is the version of the jitsi-node agent baked in: the
+	// first boot every node of the image runs.
+	AgentVersion string `json:"agent_version,omitempty"`
+}
+
+// Names reports whether id names img: its artifact id or its build id.
+func (img Image) Names(id string) bool {
+	return id != "" && (id == img.ArtifactID || id == img.BuildID)
 }
 
 // Store is what the CLI and the HTTP API need of a registry. *Registry (an

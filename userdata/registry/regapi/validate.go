@@ -208,6 +208,9 @@ func CheckImage(img Image) error {
 	if img.Built.IsZero() {
 		fe.add("built", "is required: when the image was built")
 	}
+	checkToken(&fe, "build_id", img.BuildID, maxRefLen)
+	checkToken(&fe, "arch", img.Arch, maxRoleLen)
+	checkToken(&fe, "agent_version", img.AgentVersion, maxRefLen)
 	return fe.err()
 }
 
@@ -220,6 +223,14 @@ func NewClaimID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux (Go ≥ 1.24 panics instead)
 	return fmt.Sprintf("c-%016x-%s", uint64(time.Now().UnixNano()), hex.EncodeToString(b[:]))
+}
+
+// CheckImageID validates a node's image id (an artifact or build id; may
+// be empty).
+func CheckImageID(id string) error {
+	var fe fieldErrors
+	checkToken(&fe, "image_id", id, maxRefLen)
+	return fe.err()
 }
 
 // CheckFilter validates a listing filter.

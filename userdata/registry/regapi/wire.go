@@ -24,6 +24,8 @@ type StateBody struct {
 	NodeRef
 	State  State  `json:"state"`
 	Reason string `json:"reason,omitempty"`
+	// ImageID, when given, is recorded as the node's image (see Report).
+	ImageID string `json:"image_id,omitempty"`
 }
 
 // ImagesBody is the answer to GET /v1/images.
@@ -64,6 +66,11 @@ type ClaimResult struct {
 type Report struct {
 	State  State  `json:"state"`
 	Reason string `json:"reason,omitempty"`
+	// ImageID is the image the node booted: the build id of its image's
+	// stamp (ImageStamp). The registry records it as the node's image_id
+	// when it differs, so that the node is linked to its image even when
+	// its issue named none or the wrong one.
+	ImageID string `json:"image_id,omitempty"`
 }
 
 // IDsBody is the body of POST /v1/confirm.
