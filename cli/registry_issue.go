@@ -161,19 +161,11 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	if err := f.writeGeneratedSecret(env); err != nil {
 		return err
 	}
-	store, err := f.store.open(ctx, env)
+	store, w, err := f.openAndBegin(ctx, env, out)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	storeID, err := f.store.identity(env)
-	if err != nil {
-		return err
-	}
-	w, err := out.begin(ctx, env, store, storeID)
-	if err != nil {
-		return err
-	}
 	defer w.end()
 
 	reqs, creds := f.claims(spec, auto)
