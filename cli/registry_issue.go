@@ -280,7 +280,7 @@ func (f *issueFlags) claims(spec node.Spec, auto bool) ([]regapi.ClaimRequest, [
 // render makes every node's user-data: the spec with the node's nickname
 // and, with a registry link, its own credential.
 func render(spec node.Spec, nodes []regapi.Node, creds []string) ([][]byte, error) {
-	datas := make([][]byte, len(nodes))
+	specs := make([]node.Spec, len(nodes))
 	for i, n := range nodes {
 		s := spec
 		if s.Role == node.RoleJVB {
@@ -294,11 +294,11 @@ func render(spec node.Spec, nodes []regapi.Node, creds []string) ([][]byte, erro
 		if err := s.Validate(); err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Nickname, err)
 		}
-		data, err := userdata.Render(s)
-		if err != nil {
-			return nil, fmt.Errorf("render user-data of %s: %w", n.Nickname, err)
-		}
-		datas[i] = data
+		specs[i] = s
+	}
+	datas, err := userdata.RenderAll(specs)
+	if err != nil {
+		return nil, fmt.Errorf("render user-data: %w", err)
 	}
 	return datas, nil
 }

@@ -10,9 +10,14 @@
 package userdata
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
 	"fmt"
 	"strings"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/yamldoc"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/cloudinit"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
@@ -30,15 +35,51 @@ func Render(s node.Spec) ([]byte, error) {
 	if err := validate(); err != nil {
 		return nil, err
 	}
-	c, err := Build(s)
+	w := yamldoc.NewWriter()
+	c, err := build(s, w)
 	if err != nil {
 		return nil, err
 	}
-	return c.Marshal()
+	return c.MarshalWith(w)
+}
+
+// RenderAll renders many specs (a batch of issued bridges) on every CPU:
+// each node's user-data depends on its spec alone. out[i] is specs[i]'s,
+// byte for byte what Render gives; the error names the first spec (by
+// index) that failed.
+func RenderAll(specs []node.Spec) ([][]byte, error) {
+	out := make([][]byte, len(specs))
+	errs := make([]error, len(specs))
+	workers := min(runtime.GOMAXPROCS(0), len(specs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(specs) {
+					return
+				}
+				out[i], errs[i] = Render(specs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("spec %d: %w", i, err)
+		}
+	}
+	return out, nil
 }
 
 // Build returns the cloud-config document of a validated spec.
-func Build(s node.Spec) (cloudinit.Config, error) {
+func Build(s node.Spec) (cloudinit.Config, error) { return build(s, yamldoc.NewWriter()) }
+
+// build is Build writing the node's files with w.
+func build(s node.Spec, w *yamldoc.Writer) (cloudinit.Config, error) {
 	s = s.WithDefaults()
 	c := cloudinit.Config{ManageEtcHosts: true}
 	switch s.Role {
@@ -50,11 +91,11 @@ func Build(s node.Spec) (cloudinit.Config, error) {
 		c.Hostname = s.Nickname // a group bridge's: set by the agent once claimed
 	}
 	cfg, sec := nodeconfig.FromSpec(s)
-	cfgYAML, err := cfg.Marshal()
+	cfgYAML, err := cfg.MarshalWith(w)
 	if err != nil {
 		return c, err
 	}
-	secYAML, err := sec.Marshal()
+	secYAML, err := sec.MarshalWith(w)
 	if err != nil {
 		return c, err
 	}

@@ -218,20 +218,65 @@ func TestRenderRejectsInvalidSpec(t *testing.T) {
 }
 
 // BenchmarkRender10000Bridges renders user-data for a fleet of 10 000 bridges.
+// BenchmarkRender10000Bridges renders the user-data of 10 000 bridges as
+// issue does (RenderAll, on every CPU); BenchmarkRender10000BridgesOneCPU
+// is the same work on one goroutine.
 func BenchmarkRender10000Bridges(b *testing.B) {
-	s := node.Spec{Role: node.RoleJVB, JMSFQDN: "meet.example.org", Secret: nastySecret}
+	specs := tenThousandBridges()
 	b.ReportAllocs()
 	var bytesOut int
 	for b.Loop() {
+		out, err := RenderAll(specs)
+		if err != nil {
+			b.Fatal(err)
+		}
 		bytesOut = 0
-		for i := 1; i <= 10000; i++ {
-			s.Nickname = fmt.Sprintf("jvb-%05d", i)
-			data, err := Render(s)
-			if err != nil {
-				b.Fatal(err)
-			}
-			bytesOut += len(data)
+		for _, d := range out {
+			bytesOut += len(d)
 		}
 	}
-	b.ReportMetric(float64(bytesOut)/10000, "bytes/node")
+	b.ReportMetric(float64(bytesOut)/float64(len(specs)), "bytes/node")
+}
+
+func BenchmarkRender10000BridgesOneCPU(b *testing.B) {
+	specs := tenThousandBridges()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range specs {
+			if _, err := Render(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func tenThousandBridges() []node.Spec {
+	specs := make([]node.Spec, 10000)
+	for i := range specs {
+		specs[i] = node.Spec{Role: node.RoleJVB, JMSFQDN: "meet.example.org", Secret: nastySecret, Nickname: fmt.Sprintf("jvb-%05d", i+1)}
+	}
+	return specs
+}
+
+// TestRenderAllIsRender: the parallel renderer gives each spec what Render
+// gives it, in order, and names the spec that fails.
+func TestRenderAllIsRender(t *testing.T) {
+	var specs []node.Spec
+	for _, s := range cases() {
+		specs = append(specs, s)
+	}
+	out, err := RenderAll(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range specs {
+		want, _ := Render(s)
+		if string(out[i]) != string(want) {
+			t.Errorf("spec %d: RenderAll differs from Render", i)
+		}
+	}
+	bad := append(specs, node.Spec{Role: node.RoleJVB})
+	if _, err := RenderAll(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("spec %d:", len(bad)-1)) {
+		t.Errorf("RenderAll with an invalid spec: %v", err)
+	}
 }

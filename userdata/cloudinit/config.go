@@ -5,11 +5,10 @@
 package cloudinit
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 
-	"gopkg.in/yaml.v3"
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/yamldoc"
 )
 
 // Header is the first line cloud-init requires of a cloud-config document.
@@ -43,16 +42,13 @@ func Permissions(m fs.FileMode) string { return fmt.Sprintf("%04o", m.Perm()) }
 
 // Marshal renders the document: the #cloud-config header, then YAML with
 // two-space indentation. The same Config always yields the same bytes.
-func (c Config) Marshal() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(Header)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+func (c Config) Marshal() ([]byte, error) { return c.MarshalWith(yamldoc.NewWriter()) }
+
+// MarshalWith is Marshal on w (a node's documents share one encoder).
+func (c Config) MarshalWith(w *yamldoc.Writer) ([]byte, error) {
+	out, err := w.Marshal(Header, c)
+	if err != nil {
 		return nil, fmt.Errorf("marshal cloud-config: %w", err)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("marshal cloud-config: %w", err)
-	}
-	return buf.Bytes(), nil
+	return out, nil
 }

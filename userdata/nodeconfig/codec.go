@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/yamldoc"
 )
 
 // Header comments of the two files (they are read by people on the node).
@@ -15,23 +17,23 @@ const (
 )
 
 // Marshal renders node.yaml. The same Config always gives the same bytes.
-func (c Config) Marshal() ([]byte, error) { return marshal(configHeader, c) }
+func (c Config) Marshal() ([]byte, error) { return c.MarshalWith(yamldoc.NewWriter()) }
+
+// MarshalWith is Marshal on w (a node's files share one encoder).
+func (c Config) MarshalWith(w *yamldoc.Writer) ([]byte, error) { return marshal(w, configHeader, c) }
 
 // Marshal renders secrets.yaml (map keys sorted: deterministic).
-func (s Secrets) Marshal() ([]byte, error) { return marshal(secretsHeader, s) }
+func (s Secrets) Marshal() ([]byte, error) { return s.MarshalWith(yamldoc.NewWriter()) }
 
-func marshal(header string, v any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
+// MarshalWith is Marshal on w (a node's files share one encoder).
+func (s Secrets) MarshalWith(w *yamldoc.Writer) ([]byte, error) { return marshal(w, secretsHeader, s) }
+
+func marshal(w *yamldoc.Writer, header string, v any) ([]byte, error) {
+	out, err := w.Marshal(header, v)
+	if err != nil {
 		return nil, fmt.Errorf("marshal node config: %w", err)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("marshal node config: %w", err)
-	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 // ErrNewerVersion: the file is of a version this agent does not know.
