@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -105,6 +107,21 @@ func TestStandinLegacyEraParsesAPIs(t *testing.T) {
 	if code := get(t, current.http+"/colibri/stats"); code != http.StatusOK {
 		t.Errorf("current bridge with --apis=, : GET /colibri/stats = %d, want 200 (jvb.conf enables REST)", code)
 	}
+	// The real bridge answers numbers (graceful_shutdown.sh does jq arithmetic
+	// on them; the agent's drain reads "conferences" as a number).
+	if code := current.post(t, "/test-fixture/conferences", `{"count": 2, "seconds": 30}`); code != http.StatusOK {
+		t.Fatalf("POST /test-fixture/conferences = %d", code)
+	}
+	var stats struct {
+		Conferences   int `json:"conferences"`
+		Participants  int `json:"participants"`
+		OctoEndpoints int `json:"octo_endpoints"`
+	}
+	if err := getJSON(current.http+"/colibri/stats", &stats); err != nil {
+		t.Errorf("GET /colibri/stats: %v (the real bridge answers JSON numbers)", err)
+	} else if stats.Conferences != 2 || stats.Participants-stats.OctoEndpoints <= 0 {
+		t.Errorf("GET /colibri/stats with 2 conferences running: %+v", stats)
+	}
 
 	// Before stable 9220 health failed when STUN was configured and unanswered.
 	stun := startBridge(t, confDir(t, restOn, "org.ice4j.ice.harvest.STUN_MAPPING_HARVESTER_ADDRESSES=meet-jit-si-turnrelay.jitsi.net:443\n"), "--era", "legacy", "--apis=rest")
@@ -140,6 +157,18 @@ func get(t *testing.T, url string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // fakeIMDS is a TEST FIXTURE EC2 metadata service (IMDSv2: a token from PUT
