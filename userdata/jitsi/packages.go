@@ -8,11 +8,22 @@ import (
 )
 
 // OS is an operating system release the role images are baked on, as
-// /etc/os-release names it (ID, VERSION_ID).
+// /etc/os-release names it (ID, VERSION_ID), with what the project knows of
+// running Jitsi there.
 type OS struct {
 	ID        string // "ubuntu" or "debian"
 	VersionID string // "22.04", "12"
 	Codename  string // "jammy", "bookworm"
+	// Generations are the Jitsi generations whose packages install there
+	// (CheckImage refuses the others).
+	Generations []Generation
+	// Prosody is the release's own prosody (a current JMS needs 0.12+).
+	Prosody string
+	// Tested says which tier boots baked images of the release, with which
+	// generation and config format; empty: never booted, untested.
+	Tested string
+	// Note is what else a user should know (shown in the support matrix).
+	Note string
 }
 
 // String is "ID VERSION_ID", the way errors and manifests name an OS.
@@ -22,17 +33,35 @@ func (o OS) String() string { return o.ID + " " + o.VersionID }
 // Java packages live in the "universe" component, which minimal images lack.
 func (o OS) Ubuntu() bool { return o.ID == "ubuntu" }
 
+// Which test boots what (e2e/README.md): the VM matrix (`make e2e-matrix`,
+// TestVMMatrix) bakes a bridge on every release below but 20.04 and boots it
+// against a Debian 12 JMS; TestVMCluster (`make e2e`) is the pipeline on
+// Debian 12.
+const (
+	testedLegacyBridge  = "VM matrix: bridge, 2020-era package (2.1), legacy format"
+	testedCurrentBridge = "VM matrix: bridge, current package, modern format"
+)
+
 // SupportedOS lists every release the provisioner bakes on, oldest first per
-// distribution. Ubuntu 18.04 is the seed procedure's; current Jitsi packages
-// need Debian 11+ or Ubuntu 22.04+ (older releases need pinned older versions).
+// distribution. Ubuntu 18.04 is the seed procedure's and runs only 2020-era
+// Jitsi; current Jitsi is built for Debian 11+ and Ubuntu 22.04+ and needs
+// OpenJDK 17/21; 2020-era bridges pre-depend on OpenJDK 8 or 11, which Debian
+// 12 and 13 lack.
 var SupportedOS = []OS{
-	{ID: "ubuntu", VersionID: "18.04", Codename: "bionic"},
-	{ID: "ubuntu", VersionID: "20.04", Codename: "focal"},
-	{ID: "ubuntu", VersionID: "22.04", Codename: "jammy"},
-	{ID: "ubuntu", VersionID: "24.04", Codename: "noble"},
-	{ID: "debian", VersionID: "10", Codename: "buster"},
-	{ID: "debian", VersionID: "11", Codename: "bullseye"},
-	{ID: "debian", VersionID: "12", Codename: "bookworm"},
+	{ID: "ubuntu", VersionID: "18.04", Codename: "bionic", Generations: []Generation{Legacy}, Prosody: "0.10",
+		Tested: testedLegacyBridge, Note: "the seed procedure's release; standard support ended 2023-05"},
+	{ID: "ubuntu", VersionID: "20.04", Codename: "focal", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
+		Note: "untested: no base image in the e2e tier (standard support ended 2025-05); bakes like 18.04 and 22.04 (same steps, universe enabled)"},
+	{ID: "ubuntu", VersionID: "22.04", Codename: "jammy", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
+		Tested: testedCurrentBridge},
+	{ID: "ubuntu", VersionID: "24.04", Codename: "noble", Generations: []Generation{Legacy, Current}, Prosody: "0.12",
+		Tested: testedCurrentBridge + "; JMS (prosody 0.12.4) with a bridge logged in"},
+	{ID: "debian", VersionID: "11", Codename: "bullseye", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
+		Tested: testedLegacyBridge},
+	{ID: "debian", VersionID: "12", Codename: "bookworm", Generations: []Generation{Current}, Prosody: "0.12",
+		Tested: "VM pipeline (TestVMCluster): JMS and bridges, current package, modern format; VM matrix: bridge"},
+	{ID: "debian", VersionID: "13", Codename: "trixie", Generations: []Generation{Current}, Prosody: "13.0",
+		Tested: testedCurrentBridge},
 }
 
 // LookupOS finds a supported release by its os-release ID and VERSION_ID.

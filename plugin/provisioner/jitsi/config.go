@@ -271,6 +271,15 @@ func (c *Config) prepareVersions(add func(string, ...any)) {
 			add("versions: %q: %q is not a Debian version (like 2.3-160-g97a1f15f-1)", k, v)
 		}
 	}
+	// jitsi-meet depends on one exact version of the bridge: the
+	// repository's newest jitsi-meet never takes a 2020-era one.
+	if node.Role(c.Role) == node.RoleJMS && c.Versions[jitsi.PkgMeet] == "" {
+		if g, ok := jitsi.ImageGeneration(c.Versions); ok && g == jitsi.Legacy {
+			add("versions: %q = %q is 2020-era, but jitsi-meet is not pinned and the repository's newest jitsi-meet depends on a current jitsi-videobridge2 (its exact version): "+
+				"pin jitsi-meet and the rest of its release too (apt-cache show jitsi-meet=VERSION lists jicofo, jitsi-meet-web, jitsi-meet-web-config, jitsi-meet-prosody and jitsi-videobridge2), or unpin jitsi-videobridge2",
+				jitsi.PkgJVB, c.Versions[jitsi.PkgJVB])
+		}
+	}
 }
 
 func contains(list []string, s string) bool {
