@@ -19,10 +19,12 @@ type OS struct {
 	Generations []Generation
 	// Prosody is the release's own prosody (a current JMS needs 0.12+).
 	Prosody string
-	// Tested says which tier boots baked images of the release, with which
-	// generation and config format; empty: never booted, untested.
-	Tested string
-	// Note is what else a user should know (shown in the support matrix).
+	// Tested names, per generation, the e2e tier that boots baked images of
+	// the release with it (always in that generation's config format: the
+	// legacy one for 2020-era bridges, the modern one for current); a
+	// generation it runs without an entry is untested.
+	Tested map[Generation]string
+	// Note is what else a user should know (the support matrix shows it).
 	Note string
 }
 
@@ -33,13 +35,14 @@ func (o OS) String() string { return o.ID + " " + o.VersionID }
 // Java packages live in the "universe" component, which minimal images lack.
 func (o OS) Ubuntu() bool { return o.ID == "ubuntu" }
 
-// Which test boots what (e2e/README.md): the VM matrix (`make e2e-matrix`,
-// TestVMMatrix) bakes a bridge on every release below but 20.04 and boots it
-// against a Debian 12 JMS; TestVMCluster (`make e2e`) is the pipeline on
-// Debian 12.
+// The e2e tiers that boot baked images (e2e/README.md): the VM matrix
+// (`make e2e-matrix`) bakes a bridge on every release below but 20.04 and
+// boots it against a Debian 12 JMS; the VM pipeline (`make e2e`) bakes and
+// boots a JMS and bridges on Debian 12.
 const (
-	testedLegacyBridge  = "VM matrix: bridge, 2020-era package (2.1), legacy format"
-	testedCurrentBridge = "VM matrix: bridge, current package, modern format"
+	testedMatrixBridge = "VM matrix (bridge)"
+	testedMatrixJMS    = "VM matrix (bridge; JMS with a bridge logged in)"
+	testedPipeline     = "VM pipeline (JMS, bridges, autoscaling group) and VM matrix (bridge)"
 )
 
 // SupportedOS lists every release the provisioner bakes on, oldest first per
@@ -49,19 +52,19 @@ const (
 // 12 and 13 lack.
 var SupportedOS = []OS{
 	{ID: "ubuntu", VersionID: "18.04", Codename: "bionic", Generations: []Generation{Legacy}, Prosody: "0.10",
-		Tested: testedLegacyBridge, Note: "the seed procedure's release; standard support ended 2023-05"},
+		Tested: map[Generation]string{Legacy: testedMatrixBridge}, Note: "the seed procedure's release"},
 	{ID: "ubuntu", VersionID: "20.04", Codename: "focal", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
-		Note: "untested: no base image in the e2e tier (standard support ended 2025-05); bakes like 18.04 and 22.04 (same steps, universe enabled)"},
+		Note: "never booted: the e2e tier has no 20.04 base image; it bakes with the steps 18.04 and 22.04 take"},
 	{ID: "ubuntu", VersionID: "22.04", Codename: "jammy", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
-		Tested: testedCurrentBridge},
+		Tested: map[Generation]string{Current: testedMatrixBridge}},
 	{ID: "ubuntu", VersionID: "24.04", Codename: "noble", Generations: []Generation{Legacy, Current}, Prosody: "0.12",
-		Tested: testedCurrentBridge + "; JMS (prosody 0.12.4) with a bridge logged in"},
+		Tested: map[Generation]string{Current: testedMatrixJMS}},
 	{ID: "debian", VersionID: "11", Codename: "bullseye", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
-		Tested: testedLegacyBridge},
+		Tested: map[Generation]string{Legacy: testedMatrixBridge}},
 	{ID: "debian", VersionID: "12", Codename: "bookworm", Generations: []Generation{Current}, Prosody: "0.12",
-		Tested: "VM pipeline (TestVMCluster): JMS and bridges, current package, modern format; VM matrix: bridge"},
+		Tested: map[Generation]string{Current: testedPipeline}},
 	{ID: "debian", VersionID: "13", Codename: "trixie", Generations: []Generation{Current}, Prosody: "13.0",
-		Tested: testedCurrentBridge},
+		Tested: map[Generation]string{Current: testedMatrixBridge}, Note: "no tier boots a JMS on it (prosody 13)"},
 }
 
 // LookupOS finds a supported release by its os-release ID and VERSION_ID.

@@ -109,7 +109,7 @@ func releasesRunning(g Generation) []string {
 // themselves. Empty when nothing needs saying.
 func ProsodyNote(o OS, role node.Role, versions map[string]string) string {
 	major, minor, ok := majorMinor(o.Prosody)
-	if role != node.RoleJMS || !ok || major > 0 || minor >= 12 {
+	if role != node.RoleJMS || !ok || major > 0 || minor >= 12 || !o.Runs(Current) {
 		return ""
 	}
 	if g, ok := ImageGeneration(versions); !ok || g != Current {

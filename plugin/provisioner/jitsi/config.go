@@ -72,7 +72,10 @@ type Config struct {
 	// newest. Every Jitsi package of the image is pinned (priority 1001) to
 	// the version it was baked with (and held when installed), whether
 	// listed here or not, so first boot and later upgrades install exactly
-	// what the registry records.
+	// what the registry records. Which Jitsi a release can run is checked
+	// before anything is uploaded (see Supported releases): Ubuntu 18.04
+	// needs a 2020-era `jitsi-videobridge2` (2.1-…; for a JMS, `jitsi-meet`
+	// and the rest of its release too), Debian 12 and 13 refuse one.
 	Versions map[string]string `mapstructure:"versions"`
 	// Directory on the machine where the provisioner uploads its script and
 	// files; created mode 0700 and removed afterwards. Defaults to `/tmp/packer-jitsi`.
