@@ -14,19 +14,30 @@ import (
 // it, and a JMS caches it because jitsi-meet depends on one exact version of
 // it (and of jicofo, jitsi-meet-web, jitsi-meet-web-config and
 // jitsi-meet-prosody), so the bridge's version is the whole image's.
-type Generation string
+type Generation int
 
 const (
 	// Current is jitsi-videobridge2 2.3 and later (2023 on): OpenJDK 17 or
 	// 21, prosody 0.12 or newer on a JMS, the modern config format
 	// (jvb.conf). The repository's newest is current.
-	Current Generation = "current"
+	Current Generation = iota + 1
 	// Legacy is jitsi-videobridge2 before 2.3: the 2020-era packages of the
 	// seed procedure (2.1-…, Jitsi stables of 2020–2021), which pre-depend on
 	// the openjdk-8-jre-headless or openjdk-11-jre-headless package and take
 	// the legacy config format (sip-communicator.properties).
-	Legacy Generation = "2020-era"
+	Legacy
 )
+
+// String names the generation in messages and docs.
+func (g Generation) String() string {
+	switch g {
+	case Current:
+		return "current"
+	case Legacy:
+		return "2020-era"
+	}
+	return fmt.Sprintf("Generation(%d)", int(g))
+}
 
 // CurrentFrom is the first jitsi-videobridge2 upstream version of Current.
 const CurrentFrom = "2.3"
@@ -44,7 +55,7 @@ func BridgeGeneration(version string) (g Generation, ok bool) {
 	upstream, _, _ := strings.Cut(version, "-")
 	major, minor, ok := majorMinor(upstream)
 	if !ok {
-		return "", false
+		return 0, false
 	}
 	if major > 2 || major == 2 && minor >= 3 {
 		return Current, true
