@@ -255,9 +255,9 @@ func (m *matrixRun) bridgeRow(t *testing.T, rec *rowRecord, e matrixEntry, image
 	rec.at(t, "report retired")
 	waitStatesIn(t, m.reg, c.fqdn, map[string]string{nick: "retired"})
 	progress(t, "assertion ok: %s: %s left the brewery and is retired: %s", e, nick, lastLine(out))
-	rec.row.Reason = fmt.Sprintf("%s stand-in, %s format", e.Era(), e.Format())
+	rec.note = fmt.Sprintf("%s stand-in, %s format", e.Era(), e.Format())
 	if pin := e.Versions()[jitsi.PkgJVB]; pin != "" {
-		rec.row.Reason = fmt.Sprintf("%s stand-in (pinned %s), %s format", e.Era(), pin, e.Format())
+		rec.note = fmt.Sprintf("%s stand-in (pinned %s), %s format", e.Era(), pin, e.Format())
 	}
 	v.Stop() // its CPU goes to the next row
 }
@@ -300,7 +300,7 @@ func (m *matrixRun) jmsRow(t *testing.T, rec *rowRecord, e matrixEntry, image st
 	waitOccupantsFor(t, c.check, c.brewery, 5*time.Minute, nick+" in the brewery", func(o map[string]xmppc.Occupant) bool { _, in := o[nick]; return in })
 	rec.row.BootS = seconds(time.Since(start))
 	waitStatesIn(t, m.reg, fqdn, map[string]string{node.JMSNickname: "active", nick: "active"})
-	rec.row.Reason = "prosody " + prosody + "; bridge " + jvbOS
+	rec.note = "prosody " + prosody + "; bridge " + jvbOS
 	progress(t, "assertion ok: %s: %s's prosody (%s) took %s@%s and %s joined %s", e, fqdn, prosody, jitsi.BridgeUser, jitsi.AuthDomain(fqdn), nick, c.brewery)
 }
 

@@ -124,7 +124,7 @@ func TestVMMatrix(t *testing.T) {
 				m.jmsRow(t, rec, e, b.image, jvbImages)
 			}
 			if reused {
-				row.Reason += "; image baked by TestVMCluster in this run"
+				rec.note += "; image baked by TestVMCluster in this run"
 			}
 		})
 	}
@@ -134,9 +134,10 @@ func TestVMMatrix(t *testing.T) {
 // rowRecord keeps what a row is doing, so a failure inside a helper that
 // ends the subtest still records where it happened.
 type rowRecord struct {
-	row   *matrixRow
-	step  string
-	start time.Time
+	row    *matrixRow
+	step   string
+	failed string // why the row failed, when the row's own check said
+	note   string // what a passing row ran
 }
 
 func (r *rowRecord) at(t *testing.T, step string) {
@@ -148,20 +149,20 @@ func (r *rowRecord) at(t *testing.T, step string) {
 // fail records err as the row's reason and ends the row.
 func (r *rowRecord) fail(t *testing.T, step string, err error) {
 	t.Helper()
-	r.row.Reason = step + ": " + firstLineOf(err.Error())
+	r.failed = step + ": " + firstLineOf(err.Error())
 	t.Fatalf("assertion matrix %s/%s: %s: %v", r.row.OS, r.row.Role, step, err)
 }
 
+// finish sets the row's result and reason from how the subtest ended.
 func (r *rowRecord) finish(t *testing.T) {
 	switch {
 	case t.Skipped():
 		r.row.Result = resultNotRun
+	case t.Failed() && r.failed != "":
+		r.row.Result, r.row.Reason = resultFail, r.failed
 	case t.Failed():
-		r.row.Result = resultFail
-		if r.row.Reason == "" || !strings.Contains(r.row.Reason, ": ") {
-			r.row.Reason = "failed at " + r.step + " (see the test log)"
-		}
+		r.row.Result, r.row.Reason = resultFail, "failed at "+r.step+" (see the test log)"
 	default:
-		r.row.Result = resultPass
+		r.row.Result, r.row.Reason = resultPass, r.note
 	}
 }
