@@ -163,11 +163,15 @@ build_debs() {
 	"${as_root[@]}" tee "$sid_sources" >/dev/null <<-'EOF'
 		# Added by packer-plugin-jitsi scripts/install-dqlite.sh, removed when it ends.
 		# Source packages only: no binary package is installed from sid.
+		# Signatures are checked; the freshness date is not: sid's Release
+		# is valid for a week, and a mirror that lags (seen: 3 weeks) would
+		# otherwise fail every cold install for one pinned source package.
 		Types: deb-src
 		URIs: http://deb.debian.org/debian
 		Suites: sid
 		Components: main
 		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		Check-Valid-Until: no
 	EOF
 	apt_updated=0 # the new source list must be read
 	apt_update_once
