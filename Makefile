@@ -25,7 +25,7 @@ $(error make release needs VERSION=x.y.z, e.g. `make release VERSION=0.2.0`)
 endif
 endif
 
-.PHONY: help deps deps-demo deps-release build agent release test generate demo e2e clean
+.PHONY: help deps deps-demo deps-release build agent release test generate demo e2e e2e-matrix clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -69,9 +69,17 @@ test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 demo: deps-demo build ## issue an example JMS and three bridges into $(DEMO_DIR), show one bridge's plan
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
 
-e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≈ 13 min warm)
+e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≈ 13 min warm); E2E_MATRIX=ci adds two matrix rows
 	scripts/deps.sh e2e
-	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 75m -v -run 'TestVMCluster' ./e2e/
+	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 85m -v -run '^(TestVMCluster|TestVMMatrix)$$' ./e2e/
+
+# E2E_MATRIX: all (a bridge on each of the six base image OSes and a JMS on
+# ubuntu-24.04), ci (debian-12 + one OS by commit hash) or a list such as
+# debian-12,ubuntu-18.04,ubuntu-24.04/jms.
+E2E_MATRIX ?= all
+e2e-matrix: deps build ## bake and boot a bridge on every base image OS (and a JMS on 24.04) against a Debian 12 JMS; e2e/out/<run>/matrix.json
+	scripts/deps.sh e2e
+	E2E_VM=1 E2E_MATRIX='$(E2E_MATRIX)' $(GO) test -tags $(GOTAGS) -count=1 -timeout 150m -v -run '^TestVMMatrix$$' ./e2e/
 
 clean:
 	rm -f $(BINARY)

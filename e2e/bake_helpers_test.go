@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,66 +20,133 @@ var bakeProgress = regexp.MustCompile(`jitsi: |jitsi-registry: |Build '|Waiting 
 // bakeResult is one role's baked image, or why there is none.
 type bakeResult struct {
 	image string
+	took  time.Duration
 	err   error
 }
 
-// startBakes bakes the JVB and JMS images with two Packer runs at once (the
-// jitsi-registry post-processor records each through the registry's API)
-// and returns a channel per role that gets its qcow2 path.
-func startBakes(t *testing.T, out, base, jitsiRepo string, api registryAPI, relay []string, repoPort int, key *vm.SSHKey) map[string]<-chan bakeResult {
+// bakeJob is one Packer bake of a role image (images/) on a base image.
+type bakeJob struct {
+	Role, OS string
+	Base     string // the base image's cache directory (disk.qcow2, mirror/)
+	// RepoPort is the repository server (the base image's mirror and the
+	// stand-in Jitsi repository) the bake's guest reaches at 10.0.2.101.
+	RepoPort int
+	// Versions are the role's exact Jitsi versions (jvb_versions or
+	// jms_versions); empty: the repository's newest.
+	Versions map[string]string
+}
+
+// baker bakes role images with one private Packer environment and the
+// plugin; the jitsi-registry post-processor records each image through the
+// registry's API. Baked images are removed at the end of the test binary
+// when the test that baked them passed (E2E_KEEP_IMAGES=1 keeps them), so
+// a later test of the same run may boot them.
+type baker struct {
+	pk        *packerEnv
+	baseDir   string // base_image_dir: one <os>.qcow2 link per base image
+	output    string // output_dir
+	jitsiRepo string
+	api       registryAPI
+	relay     []string
+	key       *vm.SSHKey
+	mu        sync.Mutex
+}
+
+func newBaker(t *testing.T, out, jitsiRepo string, api registryAPI, relay []string, key *vm.SSHKey) *baker {
 	t.Helper()
-	baseDir := filepath.Join(out, "base-images")
-	if err := os.MkdirAll(baseDir, 0o755); err != nil {
+	b := &baker{
+		pk: newPackerEnv(t, filepath.Join(out, "packer")), baseDir: filepath.Join(out, "base-images"),
+		output: filepath.Join(out, "output"), jitsiRepo: jitsiRepo, api: api, relay: relay, key: key,
+	}
+	if err := os.MkdirAll(b.baseDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(base, "disk.qcow2"), filepath.Join(baseDir, "debian-12.qcow2")); err != nil {
-		t.Fatal(err)
-	}
-	pk := newPackerEnv(t, filepath.Join(out, "packer"))
-	netdev := fmt.Sprintf(",restrict=on,guestfwd=tcp:%s:%d-cmd:%s 127.0.0.1:%d", vm.GuestRepoIP, vm.GuestRepoPort, strings.Join(relay, " "), repoPort)
-	output := filepath.Join(out, "output")
 	t.Cleanup(func() {
 		// Baked images are large: kept when the test fails or E2E_KEEP_IMAGES=1
 		// (for E2E_REUSE_BAKE), removed otherwise.
 		if !t.Failed() && os.Getenv("E2E_KEEP_IMAGES") != "1" {
-			_ = os.RemoveAll(output)
+			removeAtExit(b.output)
 		}
 	})
+	return b
+}
+
+// bake runs `packer build images/` for one role on one OS and returns the
+// image's path and the bake's duration. It does not touch t's failure
+// state, so goroutines may call it.
+func (b *baker) bake(t *testing.T, j bakeJob) (string, time.Duration, error) {
+	b.mu.Lock()
+	link := filepath.Join(b.baseDir, j.OS+".qcow2")
+	if _, err := os.Lstat(link); err != nil {
+		if err := os.Symlink(filepath.Join(j.Base, "disk.qcow2"), link); err != nil {
+			b.mu.Unlock()
+			return "", 0, fmt.Errorf("bake %s on %s: %w", j.Role, j.OS, err)
+		}
+	}
+	b.mu.Unlock()
+	netdev := fmt.Sprintf(",restrict=on,guestfwd=tcp:%s:%d-cmd:%s 127.0.0.1:%d", vm.GuestRepoIP, vm.GuestRepoPort, strings.Join(b.relay, " "), j.RepoPort)
+	start := time.Now()
+	name := j.Role + "-" + j.OS
+	err := b.pk.run(t, "build-"+name, 40*time.Minute, bakeProgress, "build", "-color=false", "-timestamp-ui", "-only="+j.Role+".*",
+		"-var", "os="+j.OS, "-var", "base_image_dir="+b.baseDir, "-var", "output_dir="+b.output,
+		"-var", "ssh_private_key_file="+b.key.Private, "-var", "ssh_public_key="+b.key.Public,
+		"-var", "apt_repo_url=http://"+vm.GuestRepoIP+"/jitsi", "-var", "apt_key_file="+filepath.Join(b.jitsiRepo, "jitsi-key.gpg.key"),
+		"-var", "registry_url="+b.api.url, "-var", "registry_token_file="+b.api.operatorToken, "-var", "registry_ca_file="+b.api.ca,
+		"-var", "qemu_netdev_extra="+netdev,
+		"-var", j.Role+"_versions="+hclMap(j.Versions),
+		"-var", "cpus=1", "-var", "memory=1024",
+		filepath.Join(repoRoot(), "images"))
+	took := time.Since(start)
+	image := filepath.Join(b.output, name, name+".qcow2")
+	if err == nil {
+		_, err = os.Stat(image)
+	}
+	if err != nil {
+		return "", took, err
+	}
+	progress(t, "bake: %s image in %s", name, took.Round(time.Second))
+	return image, took, nil
+}
+
+// hclMap is m as an HCL object for a -var value, keys sorted.
+func hclMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%q = %q", k, m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// startBakes bakes the JVB and JMS images on Debian 12 with two Packer runs
+// at once and returns a channel per role that gets its qcow2 path.
+func startBakes(t *testing.T, out, base, jitsiRepo string, api registryAPI, relay []string, repoPort int, key *vm.SSHKey) map[string]<-chan bakeResult {
+	t.Helper()
+	b := newBaker(t, out, jitsiRepo, api, relay, key)
 	chans := map[string]<-chan bakeResult{}
 	for _, role := range []string{"jvb", "jms"} {
 		ch := make(chan bakeResult, 1)
 		chans[role] = ch
 		go func() {
-			start := time.Now()
-			err := pk.run(t, "build-"+role, 40*time.Minute, bakeProgress, "build", "-color=false", "-timestamp-ui", "-only="+role+".*",
-				"-var", "os=debian-12", "-var", "base_image_dir="+baseDir, "-var", "output_dir="+output,
-				"-var", "ssh_private_key_file="+key.Private, "-var", "ssh_public_key="+key.Public,
-				"-var", "apt_repo_url=http://"+vm.GuestRepoIP+"/jitsi", "-var", "apt_key_file="+filepath.Join(jitsiRepo, "jitsi-key.gpg.key"),
-				"-var", "registry_url="+api.url, "-var", "registry_token_file="+api.operatorToken, "-var", "registry_ca_file="+api.ca,
-				"-var", "qemu_netdev_extra="+netdev,
-				"-var", "cpus=1", "-var", "memory=1024",
-				filepath.Join(repoRoot(), "images"))
-			image := filepath.Join(output, role+"-"+"debian-12", role+"-debian-12.qcow2")
-			if err == nil {
-				_, err = os.Stat(image)
-			}
-			if err == nil {
-				progress(t, "bake: %s image in %s", role, time.Since(start).Round(time.Second))
-			}
-			ch <- bakeResult{image: image, err: err}
+			image, took, err := b.bake(t, bakeJob{Role: role, OS: "debian-12", Base: base, RepoPort: repoPort})
+			ch <- bakeResult{image: image, took: took, err: err}
 		}()
 	}
 	return chans
 }
 
 // awaitBake waits for one role's bake and fails the test if it failed.
-func awaitBake(t *testing.T, ch <-chan bakeResult) string {
+func awaitBake(t *testing.T, ch <-chan bakeResult) bakeResult {
 	t.Helper()
 	r := <-ch
 	if r.err != nil {
 		t.Fatalf("assertion bake: %v", r.err)
 	}
-	return r.image
+	return r
 }
 
 // reuseBake takes the images of an earlier TestVMCluster output folder
@@ -96,4 +165,32 @@ func reuseBake(t *testing.T, prev string) map[string]<-chan bakeResult {
 	}
 	progress(t, "reusing the images baked in %s", prev)
 	return chans
+}
+
+// clusterImages are the Debian 12 images TestVMCluster baked in this run:
+// the matrix boots them instead of baking the same images again.
+var clusterImages struct {
+	sync.Mutex
+	baked map[string]bakeResult // role → image
+}
+
+func shareClusterImages(jvb, jms bakeResult) {
+	clusterImages.Lock()
+	defer clusterImages.Unlock()
+	clusterImages.baked = map[string]bakeResult{"jvb": jvb, "jms": jms}
+}
+
+// clusterImage is TestVMCluster's image of role, if it baked one in this run
+// and the file is still there.
+func clusterImage(role string) (bakeResult, bool) {
+	clusterImages.Lock()
+	defer clusterImages.Unlock()
+	r, ok := clusterImages.baked[role]
+	if !ok || r.err != nil {
+		return bakeResult{}, false
+	}
+	if _, err := os.Stat(r.image); err != nil {
+		return bakeResult{}, false
+	}
+	return r, true
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/vm"
@@ -24,5 +25,23 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	atExit.Lock()
+	for _, p := range atExit.remove {
+		os.RemoveAll(p)
+	}
+	atExit.Unlock()
 	os.Exit(code)
+}
+
+// atExit lists what TestMain removes once every test has run: baked images
+// a later test of the same run may still boot.
+var atExit struct {
+	sync.Mutex
+	remove []string
+}
+
+func removeAtExit(path string) {
+	atExit.Lock()
+	defer atExit.Unlock()
+	atExit.remove = append(atExit.remove, path)
 }

@@ -194,9 +194,15 @@ func randomToken(t *testing.T) string {
 // state (bounded) and returns the last states seen.
 func waitStates(t *testing.T, reg []string, want map[string]string) map[string]string {
 	t.Helper()
+	return waitStatesIn(t, reg, clusterFQDN, want)
+}
+
+// waitStatesIn is waitStates for the nodes of another JMS (shard).
+func waitStatesIn(t *testing.T, reg []string, shard string, want map[string]string) map[string]string {
+	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		states := nodeStates(t, cli(t, append([]string{"nodes", "--shard", clusterFQDN, "--json"}, reg...)...))
+		states := nodeStates(t, cli(t, append([]string{"nodes", "--shard", shard, "--json"}, reg...)...))
 		var wrong []string
 		for n, w := range want {
 			if states[n] != w {

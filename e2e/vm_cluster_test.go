@@ -86,7 +86,9 @@ func TestVMCluster(t *testing.T) {
 	badNick := issuedNodes(t, issue("--role", "jvb", "--secret-file", wrong, "--new-secret", "--out", filepath.Join(nodesDir, "bad.yaml"), "--json"))[0]
 	progress(t, "issued: jms, bridges %v, wrong-secret bridge %s, group e2e-asg (max 2)", issued, badNick)
 
-	jvbImage, jmsImage := awaitBake(t, bakes["jvb"]), awaitBake(t, bakes["jms"])
+	jvbBake, jmsBake := awaitBake(t, bakes["jvb"]), awaitBake(t, bakes["jms"])
+	jvbImage, jmsImage := jvbBake.image, jmsBake.image
+	shareClusterImages(jvbBake, jmsBake) // the matrix, in the same run, boots them too
 	progress(t, "bake: both images after %s", time.Since(start).Round(time.Second))
 
 	// --- boot

@@ -98,11 +98,21 @@ func cached(t *testing.T, script string, args ...string) string {
 
 func runCached(t *testing.T, script string, args ...string) scriptResult {
 	t.Helper()
+	r, err := runScript(t, script, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runScript is runCached without touching t's failure state, so goroutines
+// (the matrix's baker) may call it; t only gets progress lines.
+func runScript(t *testing.T, script string, args ...string) (scriptResult, error) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
 	key := strings.Join(append([]string{script}, args...), " ")
 	if r, ok := cache[key]; ok {
-		return r
+		return r, nil
 	}
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(repoRoot(), "e2e", "scripts", script), args...)
@@ -111,10 +121,10 @@ func runCached(t *testing.T, script string, args ...string) scriptResult {
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return scriptResult{}, fmt.Errorf("run %s: %w", key, err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("run %s: %v", key, err)
+		return scriptResult{}, fmt.Errorf("run %s: %w", key, err)
 	}
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
@@ -126,15 +136,15 @@ func runCached(t *testing.T, script string, args ...string) scriptResult {
 	if errors.As(err, &exit) && exit.ExitCode() == notRunExit && strings.HasPrefix(out, "NOT RUN: ") {
 		r := scriptResult{notRun: out}
 		cache[key] = r
-		return r
+		return r, nil
 	}
 	if err != nil {
-		t.Fatalf("%s failed: %v", key, err)
+		return scriptResult{}, fmt.Errorf("%s failed: %v", key, err)
 	}
 	progress(t, "%s: %s (%s)", key, out, time.Since(start).Round(time.Second))
 	r := scriptResult{dir: out}
 	cache[key] = r
-	return r
+	return r, nil
 }
 
 // baseImage is the cached Debian 12 base image directory (disk.qcow2,
@@ -149,23 +159,7 @@ func fixtureRepo(t *testing.T) string { return cached(t, "build-fixture-repo.sh"
 // repository on 127.0.0.1 for the test's guests.
 func repoServer(t *testing.T, base, jitsiRepo string) *vm.RepoServer {
 	t.Helper()
-	dirs := map[string]string{}
-	mirrors, err := os.ReadDir(filepath.Join(base, "mirror"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range mirrors {
-		if m.IsDir() {
-			dirs["/"+m.Name()+"/"] = filepath.Join(base, "mirror", m.Name())
-		}
-	}
-	if len(dirs) == 0 {
-		t.Fatalf("%s/mirror holds no mirror", base)
-	}
-	if jitsiRepo != "" {
-		dirs["/jitsi/"] = jitsiRepo
-	}
-	srv, err := vm.ServeRepos(dirs)
+	srv, err := serveRepos(base, jitsiRepo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +169,27 @@ func repoServer(t *testing.T, base, jitsiRepo string) *vm.RepoServer {
 		srv.Close()
 	})
 	return srv
+}
+
+// serveRepos is repoServer for goroutines: the caller closes the server.
+func serveRepos(base, jitsiRepo string) (*vm.RepoServer, error) {
+	dirs := map[string]string{}
+	mirrors, err := os.ReadDir(filepath.Join(base, "mirror"))
+	if err != nil {
+		return nil, fmt.Errorf("serve the base image's mirror: %w", err)
+	}
+	for _, m := range mirrors {
+		if m.IsDir() {
+			dirs["/"+m.Name()+"/"] = filepath.Join(base, "mirror", m.Name())
+		}
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("serve the base image's mirror: %s/mirror holds no mirror", base)
+	}
+	if jitsiRepo != "" {
+		dirs["/jitsi/"] = jitsiRepo
+	}
+	return vm.ServeRepos(dirs)
 }
 
 // cloudConfig is the part of cloud-init's #cloud-config the harness writes

@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { packertest.Main(m) }
 
-var releases = []string{"ubuntu-18.04", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04", "debian-10", "debian-11", "debian-12"}
+var releases = []string{"ubuntu-18.04", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04", "debian-11", "debian-12", "debian-13"}
 
 // qemuEnv is a private, offline Packer environment with the jitsi and qemu
 // plugins installed for packer's version.

@@ -3,10 +3,10 @@
 variable "os" {
   type        = string
   default     = "debian-12"
-  description = "Release to bake on: ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, debian-10, debian-11 or debian-12. Names the base image and the output."
+  description = "Release to bake on: ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, debian-11, debian-12 or debian-13 (the jitsi provisioner's releases; ubuntu-18.04 runs only 2020-era Jitsi versions, pinned in jvb_versions/jms_versions). Names the base image and the output."
   validation {
-    condition     = contains(["ubuntu-18.04", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04", "debian-10", "debian-11", "debian-12"], var.os)
-    error_message = "The os variable must be one of ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, debian-10, debian-11, debian-12."
+    condition     = contains(["ubuntu-18.04", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04", "debian-11", "debian-12", "debian-13"], var.os)
+    error_message = "The os variable must be one of ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, debian-11, debian-12, debian-13."
   }
 }
 

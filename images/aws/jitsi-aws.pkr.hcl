@@ -25,7 +25,7 @@ variable "region" {
 variable "os" {
   type        = string
   default     = "ubuntu-22.04"
-  description = "ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, debian-10, debian-11 or debian-12."
+  description = "ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, debian-11, debian-12 or debian-13."
 }
 
 variable "instance_type" {
@@ -55,9 +55,9 @@ locals {
     "ubuntu-20.04" = { owner = "099720109477", name = "ubuntu/images/hvm-ssd/ubuntu-focal-20.04-amd64-server-*", user = "ubuntu" }
     "ubuntu-22.04" = { owner = "099720109477", name = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*", user = "ubuntu" }
     "ubuntu-24.04" = { owner = "099720109477", name = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*", user = "ubuntu" }
-    "debian-10"    = { owner = "136693071363", name = "debian-10-amd64-*", user = "admin" }
     "debian-11"    = { owner = "136693071363", name = "debian-11-amd64-*", user = "admin" }
     "debian-12"    = { owner = "136693071363", name = "debian-12-amd64-*", user = "admin" }
+    "debian-13"    = { owner = "136693071363", name = "debian-13-amd64-*", user = "admin" }
   }
   ami       = local.amis[var.os]
   timestamp = regex_replace(timestamp(), "[- TZ:]", "")

@@ -28,12 +28,22 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 )
 
 // Sources are the Go files whose structs document the components' options.
 var Sources = []string{
 	"plugin/provisioner/jitsi/config.go",
 	"plugin/postprocessor/registry/post-processor.go",
+}
+
+// Generated are partials made from the project's models rather than from
+// Config comments (path under docs-partials/ → content).
+var Generated = map[string]func() string{
+	// The releases × Jitsi generations the provisioner bakes (README.md has
+	// the same table; userdata/jitsi's tests check it).
+	"userdata/jitsi/SupportMatrix.mdx": jitsi.SupportMatrix,
 }
 
 // Components maps each page of docs/ to its place in .web-docs/components.
@@ -70,6 +80,11 @@ func Generate(ctx context.Context, root, dest string) error {
 		}
 	}
 	partials := filepath.Join(proj, PartialsDir)
+	for name, content := range Generated {
+		if err := writeFile(filepath.Join(partials, name), []byte(content())); err != nil {
+			return fmt.Errorf("generate docs: %w", err)
+		}
+	}
 	rendered := filepath.Join(scratch, "rendered")
 	if root, err = filepath.Abs(root); err != nil {
 		return fmt.Errorf("generate docs: %w", err)

@@ -8,11 +8,24 @@ import (
 )
 
 // OS is an operating system release the role images are baked on, as
-// /etc/os-release names it (ID, VERSION_ID).
+// /etc/os-release names it (ID, VERSION_ID), with what the project knows of
+// running Jitsi there.
 type OS struct {
 	ID        string // "ubuntu" or "debian"
 	VersionID string // "22.04", "12"
 	Codename  string // "jammy", "bookworm"
+	// Generations are the Jitsi generations whose packages install there
+	// (CheckImage refuses the others).
+	Generations []Generation
+	// Prosody is the release's own prosody (a current JMS needs 0.12+).
+	Prosody string
+	// Tested names, per generation, the e2e tier that boots baked images of
+	// the release with it (always in that generation's config format: the
+	// legacy one for 2020-era bridges, the modern one for current); a
+	// generation it runs without an entry is untested.
+	Tested map[Generation]string
+	// Note is what else a user should know (the support matrix shows it).
+	Note string
 }
 
 // String is "ID VERSION_ID", the way errors and manifests name an OS.
@@ -22,17 +35,36 @@ func (o OS) String() string { return o.ID + " " + o.VersionID }
 // Java packages live in the "universe" component, which minimal images lack.
 func (o OS) Ubuntu() bool { return o.ID == "ubuntu" }
 
+// The e2e tiers that boot baked images (e2e/README.md): the VM matrix
+// (`make e2e-matrix`) bakes a bridge on every release below but 20.04 and
+// boots it against a Debian 12 JMS; the VM pipeline (`make e2e`) bakes and
+// boots a JMS and bridges on Debian 12.
+const (
+	testedMatrixBridge = "VM matrix (bridge)"
+	testedMatrixJMS    = "VM matrix (bridge; JMS with a bridge logged in)"
+	testedPipeline     = "VM pipeline (JMS, bridges, autoscaling group) and VM matrix (bridge)"
+)
+
 // SupportedOS lists every release the provisioner bakes on, oldest first per
-// distribution. Ubuntu 18.04 is the seed procedure's; current Jitsi packages
-// need Debian 11+ or Ubuntu 22.04+ (older releases need pinned older versions).
+// distribution. Ubuntu 18.04 is the seed procedure's and runs only 2020-era
+// Jitsi; current Jitsi is built for Debian 11+ and Ubuntu 22.04+ and needs
+// OpenJDK 17/21; 2020-era bridges pre-depend on OpenJDK 8 or 11, which Debian
+// 12 and 13 lack.
 var SupportedOS = []OS{
-	{ID: "ubuntu", VersionID: "18.04", Codename: "bionic"},
-	{ID: "ubuntu", VersionID: "20.04", Codename: "focal"},
-	{ID: "ubuntu", VersionID: "22.04", Codename: "jammy"},
-	{ID: "ubuntu", VersionID: "24.04", Codename: "noble"},
-	{ID: "debian", VersionID: "10", Codename: "buster"},
-	{ID: "debian", VersionID: "11", Codename: "bullseye"},
-	{ID: "debian", VersionID: "12", Codename: "bookworm"},
+	{ID: "ubuntu", VersionID: "18.04", Codename: "bionic", Generations: []Generation{Legacy}, Prosody: "0.10",
+		Tested: map[Generation]string{Legacy: testedMatrixBridge}, Note: "the seed procedure's release"},
+	{ID: "ubuntu", VersionID: "20.04", Codename: "focal", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
+		Note: "never booted: the e2e tier has no 20.04 base image; it bakes with the steps 18.04 and 22.04 take"},
+	{ID: "ubuntu", VersionID: "22.04", Codename: "jammy", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
+		Tested: map[Generation]string{Current: testedMatrixBridge}},
+	{ID: "ubuntu", VersionID: "24.04", Codename: "noble", Generations: []Generation{Legacy, Current}, Prosody: "0.12",
+		Tested: map[Generation]string{Current: testedMatrixJMS}},
+	{ID: "debian", VersionID: "11", Codename: "bullseye", Generations: []Generation{Legacy, Current}, Prosody: "0.11",
+		Tested: map[Generation]string{Legacy: testedMatrixBridge}},
+	{ID: "debian", VersionID: "12", Codename: "bookworm", Generations: []Generation{Current}, Prosody: "0.12",
+		Tested: map[Generation]string{Current: testedPipeline}},
+	{ID: "debian", VersionID: "13", Codename: "trixie", Generations: []Generation{Current}, Prosody: "13.0",
+		Tested: map[Generation]string{Current: testedMatrixBridge}, Note: "no tier boots a JMS on it (prosody 13)"},
 }
 
 // LookupOS finds a supported release by its os-release ID and VERSION_ID.

@@ -72,7 +72,10 @@ type Config struct {
 	// newest. Every Jitsi package of the image is pinned (priority 1001) to
 	// the version it was baked with (and held when installed), whether
 	// listed here or not, so first boot and later upgrades install exactly
-	// what the registry records.
+	// what the registry records. Which Jitsi a release can run is checked
+	// before anything is uploaded (see Supported releases): Ubuntu 18.04
+	// needs a 2020-era `jitsi-videobridge2` (2.1-…; for a JMS, `jitsi-meet`
+	// and the rest of its release too), Debian 12 and 13 refuse one.
 	Versions map[string]string `mapstructure:"versions"`
 	// Directory on the machine where the provisioner uploads its script and
 	// files; created mode 0700 and removed afterwards. Defaults to `/tmp/packer-jitsi`.
@@ -269,6 +272,15 @@ func (c *Config) prepareVersions(add func(string, ...any)) {
 		}
 		if !debianVersion.MatchString(v) {
 			add("versions: %q: %q is not a Debian version (like 2.3-160-g97a1f15f-1)", k, v)
+		}
+	}
+	// jitsi-meet depends on one exact version of the bridge: the
+	// repository's newest jitsi-meet never takes a 2020-era one.
+	if node.Role(c.Role) == node.RoleJMS && c.Versions[jitsi.PkgMeet] == "" {
+		if g, ok := jitsi.ImageGeneration(c.Versions); ok && g == jitsi.Legacy {
+			add("versions: %q = %q is 2020-era, but jitsi-meet is not pinned and the repository's newest jitsi-meet depends on a current jitsi-videobridge2 (its exact version): "+
+				"pin jitsi-meet and the rest of its release too (apt-cache show jitsi-meet=VERSION lists jicofo, jitsi-meet-web, jitsi-meet-web-config, jitsi-meet-prosody and jitsi-videobridge2), or unpin jitsi-videobridge2",
+				jitsi.PkgJVB, c.Versions[jitsi.PkgJVB])
 		}
 	}
 }

@@ -53,6 +53,9 @@ func DetectOS(osRelease string) (jitsi.OS, error) {
 	if o, ok := jitsi.LookupOS(id, ver); ok {
 		return o, nil
 	}
+	if r, ok := jitsi.LookupRetired(id, ver); ok {
+		return jitsi.OS{}, fmt.Errorf("detect operating system: %s (%s) is no longer supported: %s", r.OS, r.Codename, r.Why)
+	}
 	name := strings.TrimSpace(id + " " + ver)
 	if pretty := kv["PRETTY_NAME"]; pretty != "" {
 		name = fmt.Sprintf("%s (%s)", name, pretty)

@@ -11,9 +11,9 @@ var osReleases = map[string]string{
 	"ubuntu 20.04": "NAME=\"Ubuntu\"\nID=ubuntu\nVERSION_ID=\"20.04\"\nVERSION_CODENAME=focal\n",
 	"ubuntu 22.04": "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nID=ubuntu\nVERSION_ID=\"22.04\"\n",
 	"ubuntu 24.04": "PRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\nID=ubuntu\nVERSION_ID=\"24.04\"\n",
-	"debian 10":    "PRETTY_NAME=\"Debian GNU/Linux 10 (buster)\"\nVERSION_ID=\"10\"\nID=debian\n",
 	"debian 11":    "PRETTY_NAME=\"Debian GNU/Linux 11 (bullseye)\"\nVERSION_ID=\"11\"\nID=debian\n",
 	"debian 12":    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
+	"debian 13":    "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\nVERSION=\"13 (trixie)\"\nVERSION_CODENAME=trixie\nID=debian\n",
 }
 
 func TestDetectOSSupported(t *testing.T) {
@@ -49,10 +49,27 @@ func TestDetectOSUnsupported(t *testing.T) {
 			continue
 		}
 		msg := err.Error()
-		for _, w := range []string{wantName[name], "is not supported", "ubuntu 18.04, ubuntu 20.04, ubuntu 22.04, ubuntu 24.04, debian 10, debian 11, debian 12"} {
+		for _, w := range []string{wantName[name], "is not supported", supportedList} {
 			if !strings.Contains(msg, w) {
 				t.Errorf("%s: error %q lacks %q", name, msg, w)
 			}
+		}
+	}
+}
+
+// supportedList is how DetectOS lists the releases it bakes.
+const supportedList = "ubuntu 18.04, ubuntu 20.04, ubuntu 22.04, ubuntu 24.04, debian 11, debian 12, debian 13"
+
+// TestDetectOSRetired: Debian 10, once listed, is refused with why and what
+// to bake instead, not as an unknown release.
+func TestDetectOSRetired(t *testing.T) {
+	_, err := DetectOS("PRETTY_NAME=\"Debian GNU/Linux 10 (buster)\"\nVERSION_ID=\"10\"\nID=debian\n")
+	if err == nil {
+		t.Fatal("debian 10 accepted")
+	}
+	for _, w := range []string{"debian 10 (buster) is no longer supported", "Debian's mirror", "bake on debian 11 or newer"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
 		}
 	}
 }

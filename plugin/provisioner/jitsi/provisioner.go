@@ -19,6 +19,7 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/version"
 )
@@ -58,6 +59,13 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	target, err := DetectOS(osRelease.String())
 	if err != nil {
 		return err
+	}
+	// What the release can install is known now, before anything is uploaded.
+	if err := jitsi.CheckImage(target, node.Role(cfg.Role), cfg.Versions); err != nil {
+		return fmt.Errorf("versions: %w", err)
+	}
+	if note := jitsi.ProsodyNote(target, node.Role(cfg.Role), cfg.Versions); note != "" {
+		ui.Say("jitsi: note: " + note)
 	}
 	var archOut bytes.Buffer
 	if code, err := run(ctx, comm, &packersdk.RemoteCmd{Command: ArchCommand, Stdout: &archOut}); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
 	"github.com/jitsi-packer/packer-plugin-jitsi/scripts"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
@@ -24,6 +25,18 @@ const (
 		"jitsi-version jitsi-meet-prosody 1.0.8302-1 cached\njitsi-version jitsi-meet-web 1.0.8302-1 cached\n" +
 		"jitsi-version jitsi-meet-web-config 1.0.8302-1 cached\njitsi-version jitsi-videobridge2 2.3-160-g97a1f15f-1 cached\n"
 )
+
+// legacyVersions pins a role's image to one 2020-era Jitsi release (stable
+// 6155's packages): what a release that runs nothing newer needs.
+func legacyVersions(role string) map[string]string {
+	if role == "jvb" {
+		return map[string]string{"jitsi-videobridge2": "2.1-681-g3544ed05-1"}
+	}
+	return map[string]string{
+		"jitsi-meet": "2.0.6155-1", "jitsi-meet-web": "1.0.6155-1", "jitsi-meet-web-config": "1.0.6155-1",
+		"jitsi-meet-prosody": "1.0.6155-1", "jicofo": "1.0-877-1", "jitsi-videobridge2": "2.1-681-g3544ed05-1",
+	}
+}
 
 // expectedPlan is the literal command plan of a role on a release: what the
 // provisioner runs and uploads, in order.
@@ -65,6 +78,9 @@ func TestProvisionPlan(t *testing.T) {
 					versions = jmsVersions
 				}
 				raw := with(minimal(role), "manifest_file", filepath.Join(t.TempDir(), "m.json"))
+				if o, _ := DetectOS(content); !o.Runs(jitsi.Current) {
+					raw = with(raw, "versions", legacyVersions(role))
+				}
 				p := prepared(t, raw)
 				comm := newRecordingComm(machine(content, versions))
 				ui, _ := testUI()
@@ -170,7 +186,8 @@ func TestRepoLine(t *testing.T) {
 
 func TestProvisionManifest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.json")
-	raw := with(minimal("jms"), "manifest_file", path, "packer_build_name", "jms", "packer_builder_type", "qemu")
+	raw := with(minimal("jms"), "manifest_file", path, "packer_build_name", "jms", "packer_builder_type", "qemu",
+		"versions", legacyVersions("jms"))
 	p := prepared(t, raw)
 	comm := newRecordingComm(machine(osReleases["ubuntu 18.04"], jmsVersions))
 	ui, out := testUI()
