@@ -18,13 +18,14 @@ foreign=()
 # e2e JVM tier builds its fixture on Jitsi's libraries from Maven Central), the C
 # toolchain and libdqlite's build/link dependencies, openssh-server (the private
 # sshd of Packer acceptance tests), iproute2 (loopback up in the network
-# namespace of offline Packer runs).
+# namespace of offline Packer runs), coturn (the e2e host tier's TURN server,
+# started by its tests on loopback).
 packages=(
 	build-essential pkg-config git ca-certificates
 	cloud-init shellcheck
 	default-jdk-headless libtypesafe-config-java maven
 	libsqlite3-dev libuv1-dev liblz4-dev
-	openssh-server prosody iproute2
+	openssh-server prosody iproute2 coturn
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -62,7 +63,7 @@ if ((${#missing[@]})); then
 	echo "deps: installing ${missing[*]}"
 	"${sudo_cmd[@]}" apt-get update -qq
 	# A policy-rc.d that says "no" keeps package postinsts from starting
-	# daemons (sshd, prosody): tests start and stop their own, by PID.
+	# daemons (sshd, prosody, coturn): tests start and stop their own, by PID.
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
 		"${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d
