@@ -37,10 +37,10 @@ type Server struct {
 	// TurnSecret is the vhost config's external_service_secret (the
 	// package's postinst puts the debconf turn-secret there).
 	TurnSecret string
-	cfg  string
-	log  string
-	cmd  *exec.Cmd
-	exit chan error
+	cfg        string
+	log        string
+	cmd        *exec.Cmd
+	exit       chan error
 }
 
 // Template is the path of the stand-in jitsi-meet-prosody's vhost template.
