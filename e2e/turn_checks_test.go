@@ -13,7 +13,6 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/turnc"
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 )
 
 // advertisedTURN logs in to the JMS's own domain anonymously, as a Jitsi
@@ -105,5 +104,7 @@ func dialTLS(addr, serverName string) func() (net.Conn, error) {
 	}
 }
 
-// turnsPort is where prosody says TURN over TLS is, for the test's forwards.
-const turnsPort = jitsi.TurnsPort
+// dialUDP "connects" a UDP socket to addr (a qemu udp hostfwd, or coturn).
+func dialUDP(addr string) func() (net.Conn, error) {
+	return func() (net.Conn, error) { return net.Dial("udp", addr) }
+}

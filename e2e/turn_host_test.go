@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"testing"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/coturntest"
@@ -32,7 +31,5 @@ func TestTURNChain(t *testing.T) {
 	}
 	coturn := coturntest.Start(t, testFQDN, srv.TurnSecret)
 	checkAllocation(t, "TURN over TLS", dialTLS(fmt.Sprintf("127.0.0.1:%d", coturn.TLSPort), testFQDN), turns)
-	checkAllocation(t, "TURN over UDP", func() (net.Conn, error) {
-		return net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", coturn.UDPPort))
-	}, turn)
+	checkAllocation(t, "TURN over UDP", dialUDP(fmt.Sprintf("127.0.0.1:%d", coturn.UDPPort)), turn)
 }
