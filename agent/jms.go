@@ -56,6 +56,15 @@ func (a *Agent) applyJMS(ctx context.Context, l loaded, img nodeconfig.Image, pr
 		}
 	}
 	if len(missing) > 0 {
+		// As on a plain install, prosody runs while jitsi-meet-prosody
+		// configures: its postinst restarts it and registers the focus and
+		// jvb accounts through it (prosody 13's prosodyctl needs the
+		// running server; a disabled service is not started by invoke-rc.d).
+		if a.sd.Running() && a.sd.UnitExists(ctx, jitsi.SvcProsody+".service") {
+			if err := a.service(ctx, jitsi.SvcProsody, false); err != nil {
+				return changed, err
+			}
+		}
 		if err := a.installJMS(ctx, s, web, missing, turnSecret); err != nil {
 			return changed, err
 		}

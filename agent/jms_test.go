@@ -71,6 +71,12 @@ func TestApplyJMS(t *testing.T) {
 					t.Errorf("did not run %q:\n%s", want, strings.Join(m.run.ran(), "\n"))
 				}
 			}
+			// prosody runs (enabled) before the packages configure.
+			ran := m.run.ran()
+			e, i, j := slices.Index(ran, "systemctl enable --no-reload prosody.service"), slices.Index(ran, "systemctl start prosody.service"), slices.Index(ran, install)
+			if e < 0 || e > i || i > j {
+				t.Errorf("prosody not enabled and started before the install:\n%s", strings.Join(ran, "\n"))
+			}
 			checkTurnFiles(t, m, secret)
 			if r := m.registry.states(); len(r) != 1 || r[0] != "active" {
 				t.Errorf("reports %v", r)
