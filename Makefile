@@ -25,13 +25,16 @@ $(error make release needs VERSION=x.y.z, e.g. `make release VERSION=0.2.0`)
 endif
 endif
 
-.PHONY: help deps deps-release build agent release test generate demo e2e clean
+.PHONY: help deps deps-demo deps-release build agent release test generate demo e2e clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 deps: ## install what build and tests need (idempotent; Debian/Ubuntu, as root)
-	scripts/deps.sh
+	scripts/deps.sh test
+
+deps-demo: ## install only what building and the demo need (C compiler, libuv/lz4/sqlite3 headers, libdqlite)
+	scripts/deps.sh demo
 
 deps-release: ## also what `make release` needs for arm64: multiarch cross compiler, arm64 libs and libdqlite, qemu-user-static
 	scripts/deps.sh release
@@ -63,12 +66,12 @@ test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 	shellcheck $(wildcard e2e/fixture/debian/*/DEBIAN/postinst e2e/fixture/debian/*/DEBIAN/prerm e2e/fixture/debian/*/DEBIAN/postrm)
 	JITSI_JVM_TIER=1 JITSI_AGENT_EMBEDDED=1 $(GO) test -tags $(GOTAGS) -count=1 ./...
 
-demo: deps build ## issue an example JMS and two bridges into $(DEMO_DIR)
+demo: deps-demo build ## issue an example JMS and three bridges into $(DEMO_DIR), show one bridge's plan
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
 
 e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≈ 13 min warm)
 	scripts/deps.sh e2e
-	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 45m -v -run 'TestVMCluster' ./e2e/
+	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 75m -v -run 'TestVMCluster' ./e2e/
 
 clean:
 	rm -f $(BINARY)

@@ -27,7 +27,7 @@ func (a *Agent) Apply(ctx context.Context) error {
 	}
 	defer unlock()
 	if !a.fs.Exists(jitsi.RanState) {
-		if _, err := a.fs.Write(system.File{Path: jitsi.RanState, Owner: jitsi.RootOwner, Mode: 0o644,
+		if _, err := a.fs.Write(system.File{Path: jitsi.RanState, Owner: jitsi.RootOwner, Mode: stateModePublic,
 			Content: []byte("jitsi-node apply ran on this instance: " + jitsi.AgentUnit + " applies at every boot\n")}); err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (a *Agent) Apply(ctx context.Context) error {
 	if err != nil {
 		return a.fail(ctx, link, err)
 	}
-	if err := a.writeJSON(jitsi.AppliedState, 0o644, state); err != nil {
+	if err := a.writeJSON(jitsi.AppliedState, stateModePublic, state); err != nil {
 		return a.fail(ctx, link, err)
 	}
 	_ = a.fs.Remove(jitsi.FailedState)
@@ -119,7 +119,7 @@ func (a *Agent) recordFailure(err error) {
 		return
 	}
 	msg := a.log.redact(err.Error())
-	if _, werr := a.fs.Write(system.File{Path: jitsi.FailedState, Owner: jitsi.RootOwner, Mode: 0o644,
+	if _, werr := a.fs.Write(system.File{Path: jitsi.FailedState, Owner: jitsi.RootOwner, Mode: stateModePublic,
 		Content: []byte("failed: " + msg + "\n")}); werr != nil {
 		a.log.printf("record the failure: %v", werr)
 	}
@@ -150,7 +150,7 @@ func (a *Agent) lock() (func(), error) {
 	if err := os.MkdirAll(a.fs.Path(jitsi.StateDir), 0o755); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, stateModeSecret)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

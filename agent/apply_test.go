@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/agent/nat"
-	"github.com/jitsi-packer/packer-plugin-jitsi/agent/system"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
@@ -148,15 +147,14 @@ func TestApplyHealthBound(t *testing.T) {
 	}
 }
 
-// TestApplyNotAuthorized: the JMS refusing the login is the failure's reason.
+// TestApplyNotAuthorized: the JMS refusing the login is the failure's
+// reason, read from the bridge's log file (where its unit sends its output),
+// although the bridge is healthy (health is about addresses) and running.
 func TestApplyNotAuthorized(t *testing.T) {
 	n := newNode(t, nat.OpenStack)
-	n.bridge.health = 503
-	n.run.handler = func(c system.Cmd) ([]byte, error) {
-		if c.Name == "journalctl" {
-			return []byte("INFO: starting\nSEVERE: SASLError using SCRAM-SHA-1: not-authorized\n"), nil
-		}
-		return nil, nil
+	n.write(jitsi.JVBLogFile, "INFO: an earlier start's line, not this one's\n", 0o640)
+	n.bridgeLog = func() string {
+		return "INFO: starting\nSEVERE: [31] MucClient.lambda$getConnectAndLoginCallable$9#627: Failed to login: SASLError using SCRAM-SHA-1: not-authorized\n"
 	}
 	n.configure(n.withRegistry(bridgeSpec()))
 	err := n.apply()
@@ -311,3 +309,26 @@ func FuzzReason(f *testing.F) {
 }
 
 var _ = context.Background
+
+// TestApplyWaitsForTheBrewery: a healthy bridge whose login never completes
+// (the JMS unreachable) is not reported active: health is about addresses.
+func TestApplyWaitsForTheBrewery(t *testing.T) {
+	n := newNode(t, nat.OpenStack)
+	n.bridgeLog = func() string { return "INFO: connecting to meet.example.org:5222\n" }
+	n.configure(n.withRegistry(bridgeSpec()))
+	err := n.apply()
+	if err == nil || !strings.Contains(err.Error(), "healthy but not in jvbbrewery@internal.auth.") {
+		t.Fatalf("apply = %v, want the bridge reported not in its brewery", err)
+	}
+	if r := n.registry.reports; len(r) != 1 || r[0].State != regapi.StateFailed {
+		t.Errorf("reports %+v, want failed", r)
+	}
+	// An earlier start's join does not count for this start.
+	n2 := newNode(t, nat.OpenStack)
+	n2.configure(n2.withRegistry(bridgeSpec()))
+	n2.write(jitsi.JVBLogFile, n2.joinedLog(), 0o640)
+	n2.bridgeLog = func() string { return "INFO: connecting\n" }
+	if err := n2.apply(); err == nil {
+		t.Error("a join logged before this start counted")
+	}
+}

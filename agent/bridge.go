@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +60,7 @@ func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *br
 	run.changed = append(run.changed, changed...)
 	// Before any start: the bridge's ExecStartPre (apply --check) rewrites
 	// its files from this record, so it must already be this run's.
-	if err := a.writeJSON(jitsi.AppliedState, 0o644, run.state); err != nil {
+	if err := a.writeJSON(jitsi.AppliedState, stateModePublic, run.state); err != nil {
 		return err
 	}
 	if !a.sd.Running() {
@@ -73,38 +72,53 @@ func (a *Agent) applyBridge(ctx context.Context, l loaded, prev applied, run *br
 			return err
 		}
 	}
-	if err := a.sd.Enable(ctx, jitsi.SvcJVB+".service", false); err != nil {
-		return err
+	for _, step := range BridgeUnitSteps() {
+		switch step.Action {
+		case UnitRun:
+			if err := a.sd.Enable(ctx, step.Unit, false); err != nil {
+				return err
+			}
+			since := a.clock.Now()
+			logFrom := a.fs.Size(jitsi.JVBLogFile) // what the bridge logs from now on is this start's
+			// A bridge that runs and keeps its files is not started again:
+			// it joined its breweries before, and logs no new join.
+			rooms := breweries(s)
+			if len(run.changed) == 0 && a.sd.IsActive(ctx, step.Unit) {
+				rooms = nil
+			}
+			if len(run.changed) > 0 {
+				a.log.printf("restarting %s: %s changed", jitsi.SvcJVB, strings.Join(run.changed, ", "))
+				err = a.sd.Restart(ctx, step.Unit)
+			} else {
+				err = a.sd.Start(ctx, step.Unit)
+			}
+			if err != nil {
+				return fmt.Errorf("start %s: %w", jitsi.SvcJVB, err)
+			}
+			if err := a.waitHealthy(ctx, since, logFrom, rooms); err != nil {
+				return err
+			}
+			run.started, run.start = true, a.clock.Now().Sub(since)
+		case UnitEnableNow:
+			// Drain before the bridge stops (scale-in, shutdown): from now on.
+			if err := a.sd.Enable(ctx, step.Unit, true); err != nil {
+				return err
+			}
+		}
 	}
-	since := a.clock.Now()
-	if len(run.changed) > 0 {
-		a.log.printf("restarting %s: %s changed", jitsi.SvcJVB, strings.Join(run.changed, ", "))
-		err = a.sd.Restart(ctx, jitsi.SvcJVB+".service")
-	} else {
-		err = a.sd.Start(ctx, jitsi.SvcJVB+".service")
-	}
-	if err != nil {
-		return fmt.Errorf("start %s: %w", jitsi.SvcJVB, err)
-	}
-	if err := a.waitHealthy(ctx, since); err != nil {
-		return err
-	}
-	run.started, run.start = true, a.clock.Now().Sub(since)
-	// Drain before the bridge stops (scale-in, shutdown): from now on.
-	return a.sd.Enable(ctx, jitsi.DrainUnit, true)
+	return nil
 }
 
 // resolveNAT fills the NAT mapping of st from the spec's mode.
 func (a *Agent) resolveNAT(ctx context.Context, s node.Spec, prev applied, st *applied) error {
-	switch s.NAT.Mode {
+	plan := PlanNAT(s)
+	switch plan.Mode {
 	case node.NATNone:
 		return nil
 	case node.NATStatic:
-		pub, _ := netip.ParseAddr(s.NAT.PublicAddress) // validated
-		st.PublicAddress, st.NATSource = pub.Unmap().String(), "static"
-		if s.NAT.LocalAddress != "" {
-			local, _ := netip.ParseAddr(s.NAT.LocalAddress)
-			st.LocalAddress = local.Unmap().String()
+		st.PublicAddress, st.NATSource = plan.Public, "static"
+		if plan.Local != "" {
+			st.LocalAddress = plan.Local
 			return nil
 		}
 		local, err := a.opts.NAT.RouteSourceOrDefault()()
@@ -114,10 +128,7 @@ func (a *Agent) resolveNAT(ctx context.Context, s node.Spec, prev applied, st *a
 		st.LocalAddress = local.String()
 		return nil
 	}
-	stun := s.NAT.STUNServers
-	if len(stun) == 0 {
-		stun = jitsi.DefaultSTUNServers
-	}
+	stun := plan.STUN
 	r, err := a.nat(ctx, a.opts.NAT, stun)
 	if err != nil {
 		return fmt.Errorf("find the public address: %w", err)
@@ -155,41 +166,77 @@ func (a *Agent) writeFiles(files []jitsi.File) ([]string, error) {
 	return changed, nil
 }
 
-// waitHealthy waits for the bridge's health endpoint, bounded. A refused
-// XMPP login in the unit's journal (the secret is not the JMS's) or a
-// failed unit ends the wait with that reason.
-func (a *Agent) waitHealthy(ctx context.Context, since time.Time) error {
+// waitHealthy waits, bounded, for the bridge to be healthy (its health
+// endpoint: about addresses) AND in every brewery it serves (jicoco's
+// "Joined MUC" line in its log: the XMPP login worked). A refused XMPP login
+// (the secret is not the JMS's) or a failed unit ends the wait with that
+// reason. The bridge's log is its log file from logFrom on, and the unit's
+// journal since since.
+func (a *Agent) waitHealthy(ctx context.Context, since time.Time, logFrom int64, breweries []string) error {
 	deadline := a.clock.Now().Add(a.opts.HealthTimeout)
 	last := "no answer yet"
+	healthy := false
 	for {
 		journal, _ := a.sd.Journal(ctx, jitsi.SvcJVB, since)
-		if strings.Contains(journal, jitsi.XMPPLoginRefused) {
+		logged := journal + "\n" + a.fs.Tail(jitsi.JVBLogFile, logFrom)
+		if strings.Contains(logged, jitsi.XMPPLoginRefused) {
 			return fmt.Errorf("the JMS refused the bridge's XMPP login (%s): the secret differs from the JMS's, "+
 				"or its account jvb@auth.<JMS> is missing", jitsi.XMPPLoginRefused)
 		}
 		if a.sd.IsFailed(ctx, jitsi.SvcJVB+".service") {
-			why := lastLines(journal, 3)
+			why := lastLines(logged, 3)
 			if why == "" {
-				why = "see journalctl -u " + jitsi.SvcJVB
+				why = "see " + jitsi.JVBLogFile + " and journalctl -u " + jitsi.SvcJVB
 			}
 			return fmt.Errorf("%s failed: %s", jitsi.SvcJVB, why)
 		}
-		code, body, err := a.get(ctx, jitsi.HealthPath)
-		switch {
-		case err == nil && code == http.StatusOK:
+		if !healthy {
+			code, body, err := a.get(ctx, jitsi.HealthPath)
+			switch {
+			case err == nil && code == http.StatusOK:
+				healthy = true
+			case err == nil:
+				last = fmt.Sprintf("HTTP %d %s", code, strings.TrimSpace(body))
+			default:
+				last = err.Error()
+			}
+		}
+		missing := notJoined(logged, breweries)
+		if healthy && len(missing) == 0 {
 			return nil
-		case err == nil:
-			last = fmt.Sprintf("HTTP %d %s", code, strings.TrimSpace(body))
-		default:
-			last = err.Error()
 		}
 		if !a.clock.Now().Before(deadline) {
-			return fmt.Errorf("%s not healthy at %s%s after %s: %s", jitsi.SvcJVB, a.opts.BridgeAPI, jitsi.HealthPath, a.opts.HealthTimeout, last)
+			if !healthy {
+				return fmt.Errorf("%s not healthy at %s%s after %s: %s", jitsi.SvcJVB, a.opts.BridgeAPI, jitsi.HealthPath, a.opts.HealthTimeout, last)
+			}
+			return fmt.Errorf("%s is healthy but not in %s after %s: its XMPP login did not complete (is the JMS reachable on port %d, its prosody running?)",
+				jitsi.SvcJVB, strings.Join(missing, ", "), a.opts.HealthTimeout, jitsi.XMPPPort)
 		}
 		if err := a.clock.Sleep(ctx, a.opts.HealthPoll); err != nil {
 			return err
 		}
 	}
+}
+
+// breweries are the brewery rooms a bridge joins: one per shard.
+func breweries(s node.Spec) []string {
+	var out []string
+	for _, sh := range s.Shards() {
+		out = append(out, jitsi.BreweryJID(sh.JMSFQDN))
+	}
+	return out
+}
+
+// notJoined lists the rooms of which logged has no "Joined MUC" line.
+func notJoined(logged string, rooms []string) []string {
+	lower := strings.ToLower(logged)
+	var out []string
+	for _, r := range rooms {
+		if !strings.Contains(lower, strings.ToLower(jitsi.MUCJoined+r)) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // get asks the bridge's private API; the body is cut to a line's worth.

@@ -70,11 +70,12 @@ func (a *Agent) groupIdentity(ctx context.Context, s node.Spec) (identity, error
 	}
 	defer client.Close()
 
+	image := a.imageID()
 	deadline := a.clock.Now().Add(a.opts.ClaimTimeout)
 	backoff := a.opts.ClaimBackoff
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, a.opts.RegistryAttempt)
-		res, err := client.ClaimInGroup(actx, regapi.GroupClaim{InstanceID: iid, ClaimKey: key.Key})
+		res, err := client.ClaimInGroup(actx, regapi.GroupClaim{InstanceID: iid, ClaimKey: key.Key, ImageID: image})
 		cancel()
 		if err == nil {
 			return a.keepIdentity(s, iid, res)
@@ -122,7 +123,7 @@ func (a *Agent) claimKey(iid string) (claimKey, error) {
 	}
 	k = newClaimKey(iid)
 	a.log.secret(k.Key)
-	if err := a.writeJSON(jitsi.ClaimKeyState, 0o600, k); err != nil {
+	if err := a.writeJSON(jitsi.ClaimKeyState, stateModeSecret, k); err != nil {
 		return k, fmt.Errorf("save the claim key: %w", err)
 	}
 	return k, nil
@@ -141,7 +142,7 @@ func (a *Agent) keepIdentity(s node.Spec, iid string, res regapi.ClaimResult) (i
 		return identity{}, fmt.Errorf("registry answered the claim without a usable node credential")
 	}
 	id := identity{InstanceID: iid, Shard: n.Shard, Nickname: n.Nickname, NodeID: n.ID, Credential: res.Credential}
-	if err := a.writeJSON(jitsi.IdentityState, 0o600, id); err != nil {
+	if err := a.writeJSON(jitsi.IdentityState, stateModeSecret, id); err != nil {
 		return identity{}, fmt.Errorf("save the claimed identity: %w", err)
 	}
 	a.log.printf("claimed nickname %s in group %s (node %d, instance %s)", n.Nickname, s.Group, n.ID, iid)

@@ -189,3 +189,59 @@ func TestClaimFallsBackToCloudInitQuery(t *testing.T) {
 		t.Errorf("claims %+v", c)
 	}
 }
+
+// TestImageStampSentWithClaimAndReports: the build id of the image's stamp
+// (written by the jitsi provisioner at bake) goes with a group bridge's
+// claim and with every report, so the registry links the node to its
+// image; an issued bridge sends it with its reports. A broken stamp sends
+// nothing and says why; no stamp (an image baked before stamps) sends
+// nothing.
+func TestImageStampSentWithClaimAndReports(t *testing.T) {
+	const buildID = "b-20261129t080000z-0123456789abcdef"
+	stamp, _ := json.Marshal(regapi.ImageStamp{BuildID: buildID, Role: "jvb", OS: "debian-12", Arch: "amd64", AgentVersion: "test"})
+
+	n := newNode(t, nat.GCE)
+	n.write(jitsi.ImageStampFile, string(stamp), 0o644)
+	n.configure(groupSpec(n.regURL))
+	if err := n.apply(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, n.log)
+	}
+	if c := n.registry.claims; len(c) != 1 || c[0].ImageID != buildID {
+		t.Errorf("claims %+v: want image_id %s", c, buildID)
+	}
+	if r := n.registry.reports; len(r) != 1 || r[0].ImageID != buildID || r[0].State != regapi.StateActive {
+		t.Errorf("reports %+v: want active with image_id %s", r, buildID)
+	}
+
+	issued := newNode(t, nat.GCE)
+	issued.write(jitsi.ImageStampFile, string(stamp), 0o644)
+	issued.configure(issued.withRegistry(bridgeSpec()))
+	if err := issued.apply(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, issued.log)
+	}
+	if r := issued.registry.reports; len(r) != 1 || r[0].ImageID != buildID {
+		t.Errorf("issued bridge's reports %+v: want image_id %s", r, buildID)
+	}
+
+	broken := newNode(t, nat.GCE)
+	broken.write(jitsi.ImageStampFile, `{"build_id": "has a space"}`, 0o644)
+	broken.configure(groupSpec(broken.regURL))
+	if err := broken.apply(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, broken.log)
+	}
+	if c := broken.registry.claims; len(c) != 1 || c[0].ImageID != "" {
+		t.Errorf("claims %+v with a broken stamp: want no image_id", c)
+	}
+	if !strings.Contains(broken.log.String(), jitsi.ImageStampFile+": image stamp: invalid request: build_id: has a space") {
+		t.Errorf("a broken stamp is not logged:\n%s", broken.log)
+	}
+
+	none := newNode(t, nat.GCE)
+	none.configure(groupSpec(none.regURL))
+	if err := none.apply(); err != nil {
+		t.Fatal(err)
+	}
+	if c, r := none.registry.claims, none.registry.reports; len(c) != 1 || c[0].ImageID != "" || len(r) != 1 || r[0].ImageID != "" {
+		t.Errorf("without a stamp: claims %+v reports %+v, want no image_id", c, r)
+	}
+}

@@ -37,36 +37,50 @@ func (a *Agent) load(ctx context.Context) (loaded, error) {
 	if err != nil {
 		return loaded{}, fmt.Errorf("read node secrets: %w", err)
 	}
-	if env, err := nodeconfig.ReadEnvelope(secData); err == nil {
-		a.log.secret(env.RegistryCredential)
+	spec, secrets, err := ReadNodeConfig(cfgData, secData)
+	a.log.secret(secrets...)
+	var ve *nodeconfig.VersionError
+	if errors.As(err, &ve) {
+		a.reportEnvelope(ctx, cfgData, secData, err.Error())
+	}
+	if err != nil {
+		return loaded{}, err
+	}
+	return loaded{spec: spec, digest: digest(cfgData, secData)}, nil
+}
+
+// ReadNodeConfig reads node.yaml and secrets.yaml as apply does: strictly,
+// refusing a newer config version (a *nodeconfig.VersionError), and
+// validates the node's spec (a group bridge's nickname is claimed later).
+// It also returns every secret the files hold, found as far as they could
+// be read, so that a caller can keep them out of what it prints — errors
+// included.
+func ReadNodeConfig(cfgData, secData []byte) (node.Spec, []string, error) {
+	var secrets []string
+	if env, err := nodeconfig.ReadEnvelope(secData); err == nil && env.RegistryCredential != "" {
+		secrets = append(secrets, env.RegistryCredential)
 	}
 	cfg, cerr := nodeconfig.ParseConfig(cfgData)
 	sec, serr := nodeconfig.ParseSecrets(secData)
-	var ve *nodeconfig.VersionError
-	if errors.As(cerr, &ve) || errors.As(serr, &ve) {
-		err := errors.Join(cerr, serr)
-		a.reportEnvelope(ctx, cfgData, secData, err.Error())
-		return loaded{}, err
-	}
 	if err := errors.Join(cerr, serr); err != nil {
-		return loaded{}, err
+		return node.Spec{}, secrets, err
 	}
 	for _, v := range sec.ShardSecrets {
-		a.log.secret(v)
+		secrets = append(secrets, v)
 	}
-	a.log.secret(sec.JMSSecret, sec.RegistryCredential)
+	secrets = append(secrets, sec.JMSSecret, sec.RegistryCredential)
 	spec, err := cfg.Spec(sec)
 	if err != nil {
-		return loaded{}, err
+		return node.Spec{}, secrets, err
 	}
 	validate := spec.Validate
 	if spec.Group != "" {
 		validate = spec.ValidatePending
 	}
 	if err := validate(); err != nil {
-		return loaded{}, fmt.Errorf("%s: %w", jitsi.NodeConfig, err)
+		return node.Spec{}, secrets, fmt.Errorf("%s: %w", jitsi.NodeConfig, err)
 	}
-	return loaded{spec: spec, digest: digest(cfgData, secData)}, nil
+	return spec, secrets, nil
 }
 
 // reportEnvelope tells the registry that this agent cannot read the

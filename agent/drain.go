@@ -71,7 +71,7 @@ func (a *Agent) Drain(ctx context.Context, timeout time.Duration, onShutdown boo
 		if err := a.sd.Disable(context.WithoutCancel(ctx), jitsi.SvcJVB+".service", true); err != nil {
 			a.log.printf("drain: stop %s: %v", jitsi.SvcJVB, err)
 		}
-		if _, err := a.fs.Write(system.File{Path: jitsi.DrainedState, Owner: jitsi.RootOwner, Mode: 0o644, Content: []byte("drained\n")}); err != nil {
+		if _, err := a.fs.Write(system.File{Path: jitsi.DrainedState, Owner: jitsi.RootOwner, Mode: stateModePublic, Content: []byte("drained\n")}); err != nil {
 			a.log.printf("drain: %v", err)
 		}
 	}

@@ -42,13 +42,20 @@ type fakeRunner struct {
 	cmds    []system.Cmd
 	handler func(c system.Cmd) ([]byte, error)
 	missing map[string]bool // LookPath fails for these
+	// bridgeStarted runs when jitsi-videobridge2 is (re)started.
+	bridgeStarted func()
 }
 
 func (r *fakeRunner) Run(ctx context.Context, c system.Cmd) ([]byte, error) {
 	r.mu.Lock()
 	r.cmds = append(r.cmds, c)
-	h := r.handler
+	h, started := r.handler, r.bridgeStarted
 	r.mu.Unlock()
+	// A restart starts the bridge afresh (it logs its joins); a start of
+	// the running unit (is-active answers yes by default) does nothing.
+	if started != nil && c.Name == "systemctl" && len(c.Args) > 1 && c.Args[0] == "restart" && c.Args[1] == jitsi.SvcJVB+".service" {
+		started()
+	}
 	if h != nil {
 		if out, err := h(c); out != nil || err != nil {
 			return out, err
@@ -235,19 +242,23 @@ func (f *fakeRegistry) states() []regapi.State {
 
 // node is a scratch node: a root directory, fakes for every side effect.
 type testNode struct {
-	t        *testing.T
-	root     string
-	run      *fakeRunner
-	clock    *fakeClock
-	log      *testutil.SyncBuffer
-	bridge   *fakeBridge
-	registry *fakeRegistry
-	regURL   string
-	bridgeAt string
-	meta     *fakecloud.FakeMetadata
-	metaURL  string
-	opts     Options
-	errs     []error
+	t    *testing.T
+	root string
+	run  *fakeRunner
+	// bridgeLog is what the fake bridge appends to its log file when it
+	// starts; nil: it joins every brewery of the node's config (jicoco's
+	// "Joined MUC" lines), as a bridge whose login works does.
+	bridgeLog func() string
+	clock     *fakeClock
+	log       *testutil.SyncBuffer
+	bridge    *fakeBridge
+	registry  *fakeRegistry
+	regURL    string
+	bridgeAt  string
+	meta      *fakecloud.FakeMetadata
+	metaURL   string
+	opts      Options
+	errs      []error
 }
 
 func newNode(t *testing.T, cloud nat.Cloud) *testNode {
@@ -273,6 +284,18 @@ func newNode(t *testing.T, cloud nat.Cloud) *testNode {
 	}
 	t.Cleanup(func() { bs.Close(); rs.Close(); ms.Close() })
 	n.bridgeAt, n.regURL, n.metaURL = bs.URL, rs.URL, ms.URL
+	n.run.bridgeStarted = func() {
+		text := n.joinedLog()
+		if n.bridgeLog != nil {
+			text = n.bridgeLog()
+		}
+		f, err := os.OpenFile(filepath.Join(n.root, jitsi.JVBLogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err == nil {
+			_, _ = f.WriteString(text)
+			f.Close()
+		}
+	}
+	os.MkdirAll(filepath.Join(n.root, filepath.Dir(jitsi.JVBLogFile)), 0o750)
 	n.opts = Options{Root: n.root, BridgeAPI: n.bridgeAt, RegistryAttempt: 300 * time.Millisecond, Version: "test",
 		NAT: nat.Options{MetadataURL: n.metaURL, STUNTimeout: 300 * time.Millisecond,
 			RouteSource: func() (netip.Addr, error) { return netip.MustParseAddr("10.0.0.99"), nil }}}
@@ -297,6 +320,28 @@ func (n *testNode) read(p string) string {
 		n.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// joinedLog is what a bridge logs when it joins every brewery of the
+// node's config.
+func (n *testNode) joinedLog() string {
+	data, err := os.ReadFile(filepath.Join(n.root, jitsi.NodeConfig))
+	if err != nil {
+		return ""
+	}
+	c, err := nodeconfig.ParseConfig(data)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	fqdns := []string{c.JMSFQDN}
+	for _, sh := range c.Shards {
+		fqdns = append(fqdns, sh.JMSFQDN)
+	}
+	for _, f := range fqdns {
+		fmt.Fprintf(&b, "INFO: [42] MucClient$MucWrapper.join#745: %s%s\n", jitsi.MUCJoined, jitsi.BreweryJID(f))
+	}
+	return b.String()
 }
 
 // configure writes node.yaml and secrets.yaml as cloud-init would.

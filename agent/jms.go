@@ -49,7 +49,7 @@ func (a *Agent) applyJMS(ctx context.Context, l loaded, img nodeconfig.Image, pr
 			if _, err := a.run.Run(ctx, system.Cmd{Name: jitsi.SnakeoilRenew[0], Args: jitsi.SnakeoilRenew[1:]}); err != nil {
 				return changed, fmt.Errorf("renew the self-signed certificate: %w", err)
 			}
-			if _, err := a.fs.Write(system.File{Path: jitsi.SnakeoilState, Owner: jitsi.RootOwner, Mode: 0o644}); err != nil {
+			if _, err := a.fs.Write(system.File{Path: jitsi.SnakeoilState, Owner: jitsi.RootOwner, Mode: stateModePublic}); err != nil {
 				return changed, err
 			}
 			changed = append(changed, "self-signed certificate")
@@ -61,7 +61,7 @@ func (a *Agent) applyJMS(ctx context.Context, l loaded, img nodeconfig.Image, pr
 		// jvb accounts through it (prosody 13's prosodyctl needs the
 		// running server; a disabled service is not started by invoke-rc.d).
 		if a.sd.Running() && a.sd.UnitExists(ctx, jitsi.SvcProsody+".service") {
-			if err := a.service(ctx, jitsi.SvcProsody, false); err != nil {
+			if err := a.service(ctx, jitsi.SvcProsody+".service", false); err != nil {
 				return changed, err
 			}
 		}
@@ -80,31 +80,26 @@ func (a *Agent) applyJMS(ctx context.Context, l loaded, img nodeconfig.Image, pr
 		return changed, nil
 	}
 	restart := len(changed) > 0
-	if err := a.service(ctx, jitsi.SvcProsody, restart); err != nil {
-		return changed, err
-	}
-	if restart || !a.fs.Exists(jitsi.AppliedState) {
-		if err := a.setBridgeAccount(ctx, s); err != nil {
-			return changed, err
-		}
-	}
-	switch {
-	case s.LocalBridge:
-		if err := a.service(ctx, jitsi.SvcJVB, restart); err != nil {
-			return changed, err
-		}
-	case a.sd.UnitExists(ctx, jitsi.SvcJVB+".service"):
-		if err := a.sd.Disable(ctx, jitsi.SvcJVB+".service", true); err != nil {
-			return changed, err
-		}
-		a.log.printf("local bridge stopped and disabled: bridges join %s", jitsi.BreweryJID(s.JMSFQDN))
-	}
-	for _, svc := range jitsi.JMSServices(web) {
-		if svc == jitsi.SvcProsody || !a.sd.UnitExists(ctx, svc+".service") {
+	for _, step := range JMSUnitSteps(s, web) {
+		if step.IfPresent && !a.sd.UnitExists(ctx, step.Unit) {
 			continue
 		}
-		if err := a.service(ctx, svc, restart); err != nil {
-			return changed, err
+		switch step.Action {
+		case UnitRun:
+			if err := a.service(ctx, step.Unit, restart); err != nil {
+				return changed, err
+			}
+		case UnitStop:
+			if err := a.sd.Disable(ctx, step.Unit, true); err != nil {
+				return changed, err
+			}
+			a.log.printf("local bridge stopped and disabled: bridges join %s", jitsi.BreweryJID(s.JMSFQDN))
+		}
+		// The bridge account is set on the running prosody.
+		if step.Unit == jitsi.SvcProsody+".service" && (restart || !a.fs.Exists(jitsi.AppliedState)) {
+			if err := a.setBridgeAccount(ctx, s); err != nil {
+				return changed, err
+			}
 		}
 	}
 	return changed, nil
@@ -130,9 +125,8 @@ func (a *Agent) installJMS(ctx context.Context, s node.Spec, web jitsi.WebServer
 	return nil
 }
 
-// service enables svc and restarts it (or only starts it).
-func (a *Agent) service(ctx context.Context, svc string, restart bool) error {
-	unit := svc + ".service"
+// service enables unit and restarts it (or only starts it).
+func (a *Agent) service(ctx context.Context, unit string, restart bool) error {
 	if err := a.sd.Enable(ctx, unit, false); err != nil {
 		return err
 	}

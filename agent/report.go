@@ -3,8 +3,11 @@ package agent
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
@@ -41,10 +44,30 @@ func (a *Agent) reportWith(ctx context.Context, link *node.RegistryLink, st rega
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 3*a.opts.RegistryAttempt)
 	defer cancel()
-	n, err := c.Report(ctx, st, a.log.reason(why))
+	n, err := c.SendReport(ctx, regapi.Report{State: st, Reason: a.log.reason(why), ImageID: a.imageID()})
 	if err != nil {
 		a.log.printf("registry: could not report %s: %v", st, err)
 		return
 	}
 	a.log.printf("registry: %s %s of %s is %s", n.Role, n.Nickname, n.Shard, n.State)
+}
+
+// imageID is the build id of the image this node booted, from the stamp
+// the jitsi provisioner baked in (jitsi.ImageStampFile); "" for an image
+// baked before stamps. The agent sends it with its claim and its reports,
+// so that the registry links the node to its image.
+func (a *Agent) imageID() string {
+	data, err := a.fs.ReadFile(jitsi.ImageStampFile)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			a.log.printf("image stamp: %v", err)
+		}
+		return ""
+	}
+	s, err := regapi.ParseImageStamp(data)
+	if err != nil {
+		a.log.printf("%s: %v: the registry will not know this node's image", jitsi.ImageStampFile, err)
+		return ""
+	}
+	return s.BuildID
 }

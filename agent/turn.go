@@ -35,7 +35,7 @@ func (a *Agent) turnSecret() (secret string, made bool, err error) {
 		return "", false, fmt.Errorf("make the TURN secret: %w", err)
 	}
 	a.log.secret(secret)
-	if _, err := a.fs.Write(system.File{Path: jitsi.TurnSecretState, Owner: jitsi.RootOwner, Mode: 0o600, Content: []byte(secret + "\n")}); err != nil {
+	if _, err := a.fs.Write(system.File{Path: jitsi.TurnSecretState, Owner: jitsi.RootOwner, Mode: stateModeSecret, Content: []byte(secret + "\n")}); err != nil {
 		return "", false, err
 	}
 	return secret, true, nil

@@ -41,6 +41,10 @@ func TestAgentClaimsFromTheRealRegistry(t *testing.T) {
 	c.must("issue", "--role", "jvb", "--jms-fqdn", regTestFQDN, "--secret-file", secret, "--group", "asg", "--max-size", "2",
 		"--node-registry-url", srv.url, "--out", group, "--registry", srv.url, "--token-file", srv.tokenFile)
 
+	const buildID = "b-20261129t080000z-00112233aabbccdd"
+	stampJSON, _ := json.Marshal(regapi.ImageStamp{BuildID: buildID, Role: "jvb", OS: "debian-12", Arch: "amd64", AgentVersion: "test"})
+	stamp := string(stampJSON)
+
 	// boot lays the user-data's files into a fresh node root of an EC2
 	// instance and runs `jitsi-node apply` there.
 	boot := func(instance, private, public string) (root string, code int, stderr string) {
@@ -49,6 +53,8 @@ func TestAgentClaimsFromTheRealRegistry(t *testing.T) {
 			writeRooted(t, root, path, content, 0o600)
 		}
 		writeRooted(t, root, "/var/lib/cloud/data/instance-id", instance+"\n", 0o644)
+		// The stamp the jitsi provisioner bakes into the image.
+		writeRooted(t, root, jitsi.ImageStampFile, stamp, 0o644)
 		// The user and group the jitsi-videobridge2 package makes (the
 		// agent gives the bridge's files their ownership).
 		writeRooted(t, root, "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\njvb:x:997:997::/usr/share/jitsi-videobridge:/bin/bash\n", 0o644)
@@ -105,6 +111,13 @@ func TestAgentClaimsFromTheRealRegistry(t *testing.T) {
 	}
 	if len(nicks) != 2 || nicks["i-0000000000000001"] == nicks["i-0000000000000002"] {
 		t.Fatalf("group members %v: want two instances with two nicknames", nicks)
+	}
+	// Each member is linked to the image it booted: the build id of its
+	// image's stamp, sent with its claim and its report.
+	for _, n := range members {
+		if n.Group == "asg" && n.ImageID != buildID {
+			t.Errorf("member %s: image_id %q, want its stamp's build id %s", n.Nickname, n.ImageID, buildID)
+		}
 	}
 	for id, nick := range nicks {
 		if conf := readRooted(t, roots[id], jitsi.JVBConf); !strings.Contains(conf, `muc_nickname = "`+nick+`"`) {

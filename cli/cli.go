@@ -41,8 +41,8 @@ type command struct {
 
 // commands is the CLI's verb table, in the order --help lists them.
 var commands = []*command{
-	userdataCommand,
-	issueCommand, nodesCommand, retireCommand, groupCommand, registryCommand,
+	userdataCommand, planCommand,
+	issueCommand, nodesCommand, imagesCommand, retireCommand, groupCommand, upgradePlanCommand, registryCommand,
 }
 
 // UsageError marks bad input: it makes the CLI exit with code 2.

@@ -19,7 +19,7 @@ import (
 // boot. The token is minted here; the registry records its hash.
 func (f *issueFlags) emitGroup(ctx context.Context, env Env, spec node.Spec) error {
 	var errs []error
-	if f.count != 1 || f.outDir != "" || f.json {
+	if f.count != 1 || f.outDir != "" || (f.json && !f.dryRun) {
 		errs = append(errs, errors.New("--group: one user-data serves the whole group; --count, --out-dir and --json do not apply"))
 	}
 	if f.maxSize < 0 || f.maxSize > regapi.MaxGroupMaxSize {
@@ -46,6 +46,9 @@ func (f *issueFlags) emitGroup(ctx context.Context, env Env, spec node.Spec) err
 		NAT: natMode(spec.NAT), MaxSize: f.maxSize, TokenHash: hash}
 	if err := regapi.CheckGroupRequest(req); err != nil {
 		return &UsageError{Err: err}
+	}
+	if f.dryRun {
+		return dryRun(env, spec, f.json, "")
 	}
 
 	// The user-data goes to a temporary file first: a group whose record

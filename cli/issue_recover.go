@@ -155,19 +155,11 @@ func (f *issueFlags) recoverOnly(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	store, err := f.store.open(ctx, env)
+	store, w, err := f.openAndBegin(ctx, env, out)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	storeID, err := f.store.identity(env)
-	if err != nil {
-		return err
-	}
-	w, err := out.begin(ctx, env, store, storeID)
-	if err != nil {
-		return err
-	}
 	w.end()
 	return nil
 }

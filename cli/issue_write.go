@@ -104,6 +104,27 @@ const (
 	tempSuffix    = ".yaml.tmp"
 )
 
+// openAndBegin opens the registry and begins writing into out, which first
+// finishes (or undoes) a run that was interrupted there. The caller ends the
+// write, then closes the store.
+func (f *issueFlags) openAndBegin(ctx context.Context, env Env, out *output) (regapi.Store, *issueWrite, error) {
+	store, err := f.store.open(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	storeID, err := f.store.identity(env)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	w, err := out.begin(ctx, env, store, storeID)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, w, nil
+}
+
 // begin locks the output directory and finishes or undoes what an
 // interrupted run left there.
 func (o *output) begin(ctx context.Context, env Env, store regapi.Store, storeID string) (*issueWrite, error) {

@@ -4,9 +4,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -17,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 )
@@ -79,41 +75,13 @@ func serveRegistry(t *testing.T, c *regCLI) *servedRegistry {
 var credentialPattern = regexp.MustCompile(`j(?:node|group)_[A-Za-z0-9_-]{43}`)
 
 // credentialIn reads a user-data file as an attacker who got it (from a
-// cloud's metadata service) would: every file it writes, decoded, searched
-// for a credential.
+// cloud's metadata service) would: every file it writes, searched for a
+// credential.
 func credentialIn(t *testing.T, path string) string {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		WriteFiles []struct {
-			Content  string `yaml:"content"`
-			Encoding string `yaml:"encoding"`
-		} `yaml:"write_files"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	for _, f := range doc.WriteFiles {
-		content := []byte(f.Content)
-		if strings.Contains(f.Encoding, "b64") {
-			if content, err = base64.StdEncoding.DecodeString(f.Content); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if strings.HasPrefix(f.Encoding, "gz") {
-			zr, err := gzip.NewReader(bytes.NewReader(content))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if content, err = io.ReadAll(zr); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if m := credentialPattern.Find(content); m != nil {
-			return string(m)
+	for _, content := range writeFilesOf(t, path) {
+		if m := credentialPattern.FindString(content); m != "" {
+			return m
 		}
 	}
 	t.Fatalf("no credential in the user-data %s", path)

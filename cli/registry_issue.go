@@ -86,6 +86,7 @@ type issueFlags struct {
 	maxSize   int
 	recover   bool
 	json      bool
+	dryRun    bool
 	// generateSecret is --generate-secret FILE: a new secret is made here
 	// and written there before anything is recorded.
 	generateSecret string
@@ -104,7 +105,8 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	fs.IntVar(&f.maxSize, "max-size", 0, fmt.Sprintf("with --group: at most this many live members (default %d for a new group; given again, it changes the group's)", regapi.DefaultGroupMaxSize))
 	fs.StringVar(&f.generateSecret, "generate-secret", "", "make a new strong secret, write it to FILE (mode 0600; an existing FILE is refused) and use it; instead of --secret-file")
 	fs.BoolVar(&f.recover, "recover", false, "only finish or undo an interrupted issue into --out-dir (or --out's directory), then exit")
-	fs.BoolVar(&f.json, "json", false, "print the issued nodes as JSON on stdout (with --out or --out-dir)")
+	fs.BoolVar(&f.json, "json", false, "print the issued nodes as JSON on stdout (with --out or --out-dir); with --dry-run, the plan")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and render, record nothing, write no file, and print the plan of the node's first boot (see plan)")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -148,6 +150,9 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	if _, err := userdata.Render(probe); err != nil {
 		return fmt.Errorf("render user-data: %w", err)
 	}
+	if f.dryRun {
+		return dryRun(env, probe, f.json, dryRunNote(spec, auto, f.count))
+	}
 
 	out, err := f.output()
 	if err != nil {
@@ -156,19 +161,11 @@ func runIssue(ctx context.Context, env Env, args []string) error {
 	if err := f.writeGeneratedSecret(env); err != nil {
 		return err
 	}
-	store, err := f.store.open(ctx, env)
+	store, w, err := f.openAndBegin(ctx, env, out)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	storeID, err := f.store.identity(env)
-	if err != nil {
-		return err
-	}
-	w, err := out.begin(ctx, env, store, storeID)
-	if err != nil {
-		return err
-	}
 	defer w.end()
 
 	reqs, creds := f.claims(spec, auto)
@@ -236,13 +233,13 @@ func (f *issueFlags) check(spec node.Spec, auto bool) error {
 		errs = append(errs, errors.New("--count: a JMS is one node; --count issues bridges"))
 	case f.count > 1 && !auto:
 		errs = append(errs, errors.New("--count with --nickname NAME: a name is for one node; leave --nickname out (auto) to issue several"))
-	case f.count > 1 && f.outDir == "":
+	case f.count > 1 && f.outDir == "" && !f.dryRun:
 		errs = append(errs, errors.New("--count needs --out-dir: each node gets its own user-data file"))
 	}
 	if f.out != "" && f.outDir != "" {
 		errs = append(errs, errors.New("--out and --out-dir exclude each other"))
 	}
-	if f.json && f.out == "" && f.outDir == "" {
+	if f.json && f.out == "" && f.outDir == "" && !f.dryRun {
 		errs = append(errs, errors.New("--json prints the nodes on stdout: write the user-data with --out or --out-dir"))
 	}
 	if f.maxSize != 0 {

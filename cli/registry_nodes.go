@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"text/tabwriter"
-	"time"
 	"unicode/utf8"
 )
 
@@ -19,17 +17,29 @@ var nodesCommand = &command{
 	run:     runNodes,
 }
 
-const nodesHelp = `Usage: packer-plugin-jitsi nodes [--shard FQDN] [--state STATE] [--role ROLE] [--json]
+const nodesHelp = `Usage: packer-plugin-jitsi nodes [--shard FQDN] [--state STATE] [--role ROLE] [--group NAME]
+                               [--image ID] [--sort ORDER] [--json]
 
-Lists the nodes the registry recorded, oldest first: id, JMS, role,
-nickname, state (issued, active, failed, draining, retired), image, times
-and the reason given with the latest state change (why a node failed; the
-table shortens long reasons, --json shows them whole).
+Lists the nodes the registry recorded: id, JMS, role, nickname, state
+(pending, issued, active, failed, draining, retired), image, group, times and
+the reason given with the latest state change (why a node failed; the table
+shortens long reasons, --json shows them whole).
+
+--sort: id (the default), created (the same: ids are given in creation
+order, while recorded times come from the leader's clock), nickname (then
+JMS), state (by name), or shard (by JMS, then nickname). Filters combine.
+
+The list streams: it is read from the registry a page at a time (5 000
+nodes from the embedded registry, 1000 over HTTP), each page a seek in an index, and printed as it comes, so a fleet of
+any size lists in constant memory. (Nickname order reads a page of each JMS's
+nodes per page: with many JMSs, add --shard.) The table's column widths are those of the first page (later
+wider values push their line, never cut it).
 
 Examples:
   packer-plugin-jitsi nodes
-  packer-plugin-jitsi nodes --shard meet.example.org --state active
+  packer-plugin-jitsi nodes --shard meet.example.org --state active --sort nickname
   packer-plugin-jitsi nodes --state failed --json
+  packer-plugin-jitsi nodes --group bridges-eu --sort created
   packer-plugin-jitsi nodes --json --registry https://registry.example.org:8443 --token-file operator.token
 
 Flags:
@@ -40,41 +50,52 @@ func runNodes(ctx context.Context, env Env, args []string) error {
 	var st storeFlags
 	st.register(fs)
 	var f regapi.Filter
-	var state string
+	var state, sort string
 	fs.StringVar(&f.Shard, "shard", "", "only nodes of this JMS FQDN")
-	fs.StringVar(&state, "state", "", "only nodes in this state: issued, active, failed, draining or retired")
+	fs.StringVar(&state, "state", "", "only nodes in this state: pending, issued, active, failed, draining or retired")
 	fs.StringVar(&f.Role, "role", "", "only nodes of this role: jms or jvb")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	fs.StringVar(&f.Group, "group", "", "only members of this autoscaling group")
+	fs.StringVar(&f.ImageID, "image", "", "only nodes booted from this image (artifact id)")
+	fs.StringVar(&sort, "sort", "id", "order: id, nickname, created, state or shard")
+	asJSON := fs.Bool("json", false, "print JSON (an array of nodes) instead of a table")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
-	f.State = regapi.State(state)
+	f.State, f.Sort = regapi.State(state), regapi.Sort(sort)
+	if err := regapi.CheckFilter(f); err != nil {
+		return &UsageError{Err: err}
+	}
 	store, err := st.open(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	nodes, err := store.Nodes(ctx, f)
+	f.Limit = embeddedPageSize
+	if _, remote := store.(*regapi.Client); remote {
+		f.Limit = regapi.MaxPageSize
+	}
+	var out listWriter = newNodeTable(env.Stdout)
+	if *asJSON {
+		out = newJSONArray(env.Stdout)
+	}
+	err = regapi.ForEachNode(ctx, store, f, func(page []regapi.Node) error {
+		rows := make([]any, len(page))
+		for i := range page {
+			rows[i] = page[i]
+		}
+		return out.page(rows)
+	})
 	if err != nil {
 		return registryError(err)
 	}
-	if *asJSON {
-		if nodes == nil {
-			nodes = []regapi.Node{}
-		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(nodes)
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSHARD\tROLE\tNICKNAME\tSTATE\tIMAGE\tCREATED\tUPDATED\tREASON")
-	for _, n := range nodes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Shard, n.Role, n.Nickname, n.State,
-			orDash(n.ImageID), n.Created.UTC().Format(time.RFC3339), n.Updated.UTC().Format(time.RFC3339),
-			orDash(shorten(n.Reason, maxReasonColumn)))
-	}
-	return tw.Flush()
+	return out.close()
 }
+
+// embeddedPageSize is the page of a listing from the embedded registry:
+// larger than the API's, because each query to dqlite costs a fixed delay
+// when its answer spans several buffers (measured: ~40 ms over its
+// loopback TCP), and 5 000 nodes are still only a few MB.
+const embeddedPageSize = 5_000
 
 // maxReasonColumn is how many characters of a reason the table shows: enough
 // for "the JMS refused the bridge's XMPP login (not-authorized): …".

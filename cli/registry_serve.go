@@ -46,6 +46,11 @@ cluster with --registry https://HOST1:PORT,https://HOST2:PORT --token-file FILE.
 Booting nodes use the credentials issue mints for them (a group token per
 group, a credential per node); the registry keeps only their hashes.
 
+The API's listener also serves the fleet page at / (sign in with the
+operator token; read-only: shards, groups, nodes by state, images, the upgrade
+plan) and Prometheus metrics at /metrics (the operator token, or the token of
+--metrics-token-file, which may read /metrics and nothing else).
+
 Every node needs the same key for the registry's secret checks: the first
 node makes DATA-DIR/secret-check.key; copy it (mode 0600) to each other
 node's data directory before it first starts, or give --secret-key-file.
@@ -90,7 +95,7 @@ func runRegistry(ctx context.Context, env Env, args []string) error {
 
 type serveFlags struct {
 	dataDir, address, join, apiAddress            string
-	operatorTokenFile                             string
+	operatorTokenFile, metricsTokenFile           string
 	cert, key, clusterCA, clusterCert, clusterKey string
 	secretKeyFile                                 string
 	writeTimeout                                  time.Duration
@@ -103,6 +108,7 @@ func serveFlagsFor(fs *flag.FlagSet) *serveFlags {
 	fs.StringVar(&f.join, "join", "", "join the cluster of these nodes (HOST:PORT,…), on first start only")
 	fs.StringVar(&f.apiAddress, "api-address", "", "serve the HTTP API on HOST:PORT (default: no API)")
 	fs.StringVar(&f.operatorTokenFile, "operator-token-file", "", "with --api-address: file holding the operator token (required, mode 0600)")
+	fs.StringVar(&f.metricsTokenFile, "metrics-token-file", "", "with --api-address: file holding a token that may read /metrics and nothing else (mode 0600; the operator token may read it too)")
 	fs.StringVar(&f.cert, "cert", "", "with --api-address: PEM certificate of the API (HTTPS); plain HTTP only on loopback")
 	fs.StringVar(&f.key, "key", "", "the key of --cert (mode 0600)")
 	fs.StringVar(&f.clusterCA, "cluster-ca", "", "the cluster CA that signs every node's --cluster-cert (default: --cluster-cert itself, a self-signed pair shared by all nodes)")
@@ -183,6 +189,7 @@ func runServe(ctx context.Context, env Env, args []string) (err error) {
 	}
 	if f.apiAddress != "" {
 		api.Health = reg.Health
+		api.Raft = func(ctx context.Context) (httpapi.RaftStatus, error) { return raftStatus(ctx, reg) }
 		api.RequestTimeout = f.writeTimeout + 2*time.Second
 		api.Logf = logf
 		h, err := httpapi.New(reg, api)
@@ -196,6 +203,19 @@ func runServe(ctx context.Context, env Env, args []string) (err error) {
 	case <-apiDone: // the API server failed: its error comes from stopAPI
 	}
 	return nil
+}
+
+// raftStatus is the node's place in its cluster, for /metrics.
+func raftStatus(ctx context.Context, reg *registry.Registry) (httpapi.RaftStatus, error) {
+	st := httpapi.RaftStatus{Leader: reg.Health(ctx).Leader, Members: map[string]int{}}
+	ms, err := reg.Members(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, m := range ms {
+		st.Members[m.Role]++
+	}
+	return st, nil
 }
 
 // isLoopbackAddr reports whether a HOST:PORT is on this machine only.
@@ -252,8 +272,8 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 	}
 	var api httpapi.Config
 	if f.apiAddress == "" {
-		if f.operatorTokenFile != "" || f.cert != "" {
-			bad("--operator-token-file and --cert are for the API: give --api-address too")
+		if f.operatorTokenFile != "" || f.cert != "" || f.metricsTokenFile != "" {
+			bad("--operator-token-file, --metrics-token-file and --cert are for the API: give --api-address too")
 		}
 	} else {
 		host, _, err := net.SplitHostPort(f.apiAddress)
@@ -271,6 +291,13 @@ func (f *serveFlags) prepare(env Env) ([]registry.Option, httpapi.Config, error)
 			bad("--operator-token-file is required with --api-address")
 		} else if api.OperatorToken, err = regapi.LoadToken(f.operatorTokenFile); err != nil {
 			bad("--operator-token-file: %v", err)
+		}
+		if f.metricsTokenFile != "" {
+			if api.MetricsToken, err = regapi.LoadToken(f.metricsTokenFile); err != nil {
+				bad("--metrics-token-file: %v", err)
+			} else if api.MetricsToken == api.OperatorToken {
+				bad("--metrics-token-file holds the operator token: give the metrics reader a token of its own (it may read /metrics only)")
+			}
 		}
 	}
 	opts := []registry.Option{

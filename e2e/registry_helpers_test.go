@@ -224,3 +224,15 @@ func registryNodes(t *testing.T, reg []string) []regapi.Node {
 	}
 	return nodes
 }
+
+// nodeNamed is the live node of the cluster's shard with that nickname.
+func nodeNamed(t *testing.T, reg []string, nickname string) regapi.Node {
+	t.Helper()
+	for _, nd := range registryNodes(t, reg) {
+		if nd.Nickname == nickname && nd.State != "retired" {
+			return nd
+		}
+	}
+	t.Fatalf("no live node %s in the registry", nickname)
+	return regapi.Node{}
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh BINARY DIR: the main job on the default setup. It issues a JMS and
 # three bridges on the embedded registry (nothing to start), writes their
-# user-data into DIR, and prints the registry's node table.
+# user-data into DIR, prints the registry's node table and the plan of one
+# bridge's first boot, and the one command that serves the registry (its API
+# and fleet page) on 127.0.0.1 for a look.
 #
 # The demo keeps its registry in DIR (XDG_DATA_HOME=DIR/data, the embedded
 # default under it) and starts it afresh on every run, so it is repeatable.
@@ -28,5 +30,22 @@ echo "demo: issuing three bridges (nicknames picked by the registry)"
 "$bin" issue --role jvb --jms-fqdn "$fqdn" --secret-file "$secret" --count 3 --out-dir "$dir/nodes"
 echo
 "$bin" nodes --shard "$fqdn"
+first=$(find "$dir/nodes" -name '*.yaml' | sort | head -n1)
 echo
-echo "demo: user-data in $dir (jms.yaml, nodes/*.yaml); registry in $XDG_DATA_HOME/packer-plugin-jitsi/registry"
+echo "demo: what $(basename "$first") will do at first boot (packer-plugin-jitsi plan; secrets read ***)"
+"$bin" plan "$first"
+
+token="$dir/operator.token"
+if [ ! -s "$token" ]; then
+	(umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=' >"$token")
+fi
+data="$XDG_DATA_HOME/packer-plugin-jitsi/registry"
+# A registry node keeps its Raft address for life: serve with the one the
+# embedded registry saved.
+address=$(cat "$data/raft-address" 2>/dev/null || echo 127.0.0.1:9001)
+echo
+echo "demo: user-data in $dir (jms.yaml, nodes/*.yaml); registry in $data"
+echo "demo: to look at the fleet, serve this registry on 127.0.0.1 (Ctrl-C stops it), then open http://127.0.0.1:8443/"
+echo "      with the token in $token:"
+echo
+echo "  $bin registry serve --data-dir $data --address $address --api-address 127.0.0.1:8443 --operator-token-file $token"

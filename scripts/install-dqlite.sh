@@ -1,71 +1,47 @@
 #!/usr/bin/env bash
-# Installs libdqlite >= 1.18 (libdqlite0 + libdqlite-dev), which
-# github.com/canonical/go-dqlite/v3 needs; Debian bookworm only ships 1.11.
+# Installs libdqlite >= 1.18 (static library, header, pkg-config file), which
+# github.com/canonical/go-dqlite/v3 needs and which the plugin links
+# statically; Debian bookworm only ships 1.11.
 #
-# Usage: install-dqlite.sh [ARCH]
-#   without ARCH: for this machine's architecture (make deps);
-#   with a foreign Debian architecture (arm64): cross-built for it and
-#   installed beside this machine's through Debian multiarch (make
-#   deps-release), so that the plugin can be cross-compiled with cgo and link
-#   /usr/lib/<triplet>/libdqlite.a. The foreign build is the same source
-#   version as the installed native one (multiarch co-installation needs
-#   equal versions), built by the package's own rules with
-#   `dpkg-buildpackage -a ARCH` (configure --host=<triplet>), from this
-#   release's cross compiler and ARCH libraries (libuv1-dev:ARCH, …). The
-#   architecture must already be added (`dpkg --add-architecture`; deps.sh
-#   release does it).
+# How: the upstream tarball of Debian's dqlite source package (pinned by the
+# SHA-256 its .dsc gives) is fetched from Debian's pool with apt's own
+# downloader, configured with the few options a static library needs, and only
+# libdqlite.la is built (raft is bundled since 1.17; no tests, no shared
+# library, no packaging). The result is installed under /usr/local (the
+# multiarch libdir comes first in the linker's search path, so an older
+# libdqlite-dev from the distribution cannot shadow it).
 #
-# How: Debian unstable's SOURCE package is built on this machine with this
-# release's own build dependencies (raft is bundled since dqlite 1.17). Only the
-# source comes from sid: the sid line is `deb-src` only, in its own sources file
-# that is removed again on exit, so no binary package is ever taken from sid.
+# Build dependencies, all from this release's archive: gcc, make, autoconf,
+# automake, libtool, pkg-config, libuv1-dev, liblz4-dev, libsqlite3-dev.
 #
 # Idempotent:
 #   - nothing is done when pkg-config already reports dqlite >= 1.18 and the
-#     static archive (libdqlite.a, linked into the plugin binary) is present;
-#   - built .debs are cached in ~/.cache/packer-plugin-jitsi/dqlite (a foreign
-#     architecture's in dqlite/ARCH/), so a machine that lost the install
-#     only runs `dpkg -i` on them.
+#     static archive (libdqlite.a) is present;
+#   - the built tree is cached in $cache_dir (and .debs that earlier versions
+#     of this script built there are still used), so a machine that lost the
+#     install only unpacks it.
 #
 # Environment:
-#   DQLITE_DEB_VERSION  source version to build (default 1.18.7-1; when sid no
-#                       longer has it, sid's current version is used if >= 1.18)
-#   DQLITE_CHECK=1      run dqlite's own test suite during the build (slower)
+#   DQLITE_VERSION        upstream version (default 1.18.7; give DQLITE_SHA256 with another)
+#   DQLITE_SHA256         SHA-256 of dqlite_<version>.orig.tar.gz
 #   DQLITE_FORCE_BUILD=1  build and install again even when installed or cached
-#   XDG_CACHE_HOME      cache root (default ~/.cache)
+#   XDG_CACHE_HOME        cache root (default ~/.cache)
 set -euo pipefail
 
-want_version=${DQLITE_DEB_VERSION:-1.18.7-1}
+version=${DQLITE_VERSION:-1.18.7}
+sha256=${DQLITE_SHA256:-cf244ef937d419edd93aed3960d8222b38f09af82acca78fde586c3d04c35a52}
+pool=http://deb.debian.org/debian/pool/main/d/dqlite
 min_version=1.18
-host_arch=$(dpkg --print-architecture)
-arch=${1:-$host_arch}
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-jitsi/dqlite
-sid_sources=/etc/apt/sources.list.d/packer-plugin-jitsi-sid-src.sources
-# A foreign architecture's packages are cached apart, so that nothing looking
-# for this machine's packages in $cache_dir can pick them up.
-[ "$arch" = "$host_arch" ] || cache_dir=$cache_dir/$arch
 
 log() { echo "install-dqlite: $*" >&2; }
 
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 
-# installed_ok succeeds when a good libdqlite-dev (headers, .pc, static lib)
-# is installed for $arch, and prints its version.
+# installed_ok succeeds when a good libdqlite (header, .pc, static lib) is installed.
 installed_ok() {
 	local v libdir
-	if [ "$arch" != "$host_arch" ]; then
-		v=$(dpkg-query -W -f='${Version}' "libdqlite-dev:$arch" 2>/dev/null) || return 1
-		dpkg-query -W -f='${Status}' "libdqlite-dev:$arch" | grep -q "install ok installed" || return 1
-		[ "$v" = "$want_version" ] || return 1
-		libdir=/usr/lib/$(dpkg-architecture -a"$arch" -qDEB_HOST_MULTIARCH 2>/dev/null)
-		[ -f "$libdir/libdqlite.a" ] || {
-			log "libdqlite-dev:$arch $v found but $libdir/libdqlite.a is missing"
-			return 1
-		}
-		echo "$v"
-		return 0
-	fi
 	v=$(pkg-config --modversion dqlite 2>/dev/null) || return 1
 	dpkg --compare-versions "$v" ge "$min_version" || return 1
 	libdir=$(pkg-config --variable=libdir dqlite) || return 1
@@ -76,16 +52,30 @@ installed_ok() {
 	echo "$v"
 }
 
-# cached_debs prints the cached libdqlite0 and libdqlite-dev .debs for $arch
-# of one version >= $min_version (exactly $want_version for a foreign
-# architecture), newest first; fails when there are none.
+apt_updated=0
+ensure_packages() {
+	local need=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+	done
+	if ((${#need[@]})); then
+		if ((apt_updated == 0)); then
+			"${as_root[@]}" apt-get update -qq
+			apt_updated=1
+		fi
+		log "installing ${need[*]}"
+		DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	fi
+}
+
+# cached_debs prints the libdqlite0 and libdqlite-dev .debs an earlier
+# version of this script built (dpkg-buildpackage), newest first.
 cached_debs() {
 	local dev v rt
-	for dev in $(find "$cache_dir" -maxdepth 1 -name "libdqlite-dev_*_${arch}.deb" 2>/dev/null | sort -rV); do
+	for dev in $(find "$cache_dir" -maxdepth 1 -name 'libdqlite-dev_*.deb' 2>/dev/null | sort -rV); do
 		v=$(dpkg-deb -f "$dev" Version) || continue
 		dpkg --compare-versions "$v" ge "$min_version" || continue
-		if [ "$arch" != "$host_arch" ] && [ "$v" != "$want_version" ]; then continue; fi
-		rt=$(find "$cache_dir" -maxdepth 1 -name "libdqlite0_${v}_${arch}.deb" | head -n1)
+		rt=$(find "$cache_dir" -maxdepth 1 -name "libdqlite0_${v}_*.deb" | head -n1)
 		[ -n "$rt" ] || continue
 		printf '%s\n%s\n' "$rt" "$dev"
 		return 0
@@ -93,127 +83,41 @@ cached_debs() {
 	return 1
 }
 
-# install_runtime_deps installs, from this release's archive, the packages the
-# given .debs depend on (other than each other), so dpkg -i can succeed; for a
-# foreign architecture, that architecture's packages (libuv1:arm64, …).
-install_runtime_deps() {
-	local deb dep name ours=() want=() missing=() qual=""
-	[ "$arch" = "$host_arch" ] || qual=":$arch"
-	for deb in "$@"; do ours+=("$(dpkg-deb -f "$deb" Package)"); done
-	for deb in "$@"; do
-		while IFS= read -r dep; do
-			name=${dep%%|*}
-			name=$(echo "$name" | sed -E 's/^[[:space:]]+//; s/[[:space:](:].*$//')
-			[ -n "$name" ] || continue
-			[[ " ${ours[*]} " == *" $name "* ]] && continue
-			want+=("$name$qual")
-		done < <(dpkg-deb -f "$deb" Depends | tr ',' '\n')
-	done
-	for name in "${want[@]}"; do
-		dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" || missing+=("$name")
-	done
-	if ((${#missing[@]})); then
-		apt_update_once
-		log "installing runtime dependencies from this release: ${missing[*]}"
-		DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-	fi
-}
+tree="$cache_dir/dqlite-$version-static-$(dpkg --print-architecture).tar.gz"
 
-install_debs() {
-	install_runtime_deps "$@"
-	log "dpkg -i $(basename -a "$@" | tr '\n' ' ')"
-	"${as_root[@]}" dpkg -i "$@" >/dev/null
-}
-
-apt_updated=0
-apt_update_once() {
-	if ((apt_updated == 0)); then
-		log "apt-get update"
-		"${as_root[@]}" apt-get update -qq
-		apt_updated=1
-	fi
-}
-
-# ensure_packages installs the named packages from this release if missing.
-ensure_packages() {
-	local need=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-	done
-	if ((${#need[@]})); then
-		apt_update_once
-		log "installing ${need[*]}"
-		DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
-	fi
-}
-
-remove_sid_sources() {
-	if [ -f "$sid_sources" ]; then
-		"${as_root[@]}" rm -f "$sid_sources"
-	fi
-}
-
-build_debs() {
-	local work src_dir ver
+# build makes $tree: a staged /usr/local install of the static library.
+build() {
+	local work src multiarch
+	ensure_packages gcc libc6-dev make pkg-config autoconf automake libtool libuv1-dev liblz4-dev libsqlite3-dev
+	multiarch=$(gcc -print-multiarch)
 	work=$(mktemp -d)
 	# shellcheck disable=SC2064 # expand $work now: it is local
-	trap "rm -rf '$work'; remove_sid_sources" EXIT
-
-	log "adding deb-src for Debian unstable (source only) in $sid_sources"
-	"${as_root[@]}" tee "$sid_sources" >/dev/null <<-'EOF'
-		# Added by packer-plugin-jitsi scripts/install-dqlite.sh, removed when it ends.
-		# Source packages only: no binary package is installed from sid.
-		Types: deb-src
-		URIs: http://deb.debian.org/debian
-		Suites: sid
-		Components: main
-		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-	EOF
-	apt_updated=0 # the new source list must be read
-	apt_update_once
-
-	# dpkg-dev (dpkg-source, dpkg-buildpackage) and the compiler, from this release.
-	ensure_packages dpkg-dev build-essential fakeroot
-	local cross=()
-	if [ "$arch" != "$host_arch" ]; then
-		cross=(-a "$arch")
-		ensure_packages "gcc-$(dpkg-architecture -a"$arch" -qDEB_HOST_GNU_TYPE 2>/dev/null | tr _ -)"
-	fi
-
-	cd "$work"
-	log "fetching source dqlite=$want_version from sid"
-	if ! apt-get source -qq --download-only "dqlite=$want_version" >/dev/null 2>&1; then
-		if [ "$arch" != "$host_arch" ]; then
-			log "sid no longer has dqlite $want_version, the version installed for $host_arch: a foreign build must be the same version"
-			exit 1
-		fi
-		log "sid no longer has dqlite $want_version; taking sid's current dqlite"
-		apt-get source -qq --download-only dqlite/sid >/dev/null
-	fi
-	dpkg-source -x ./dqlite_*.dsc >/dev/null
-	src_dir=$(find . -maxdepth 1 -mindepth 1 -type d -name 'dqlite-*' | head -n1)
-	ver=$(dpkg-parsechangelog -l "$src_dir/debian/changelog" -S Version)
-	dpkg --compare-versions "$ver" ge "$min_version" ||
-		{ log "sid's dqlite is $ver, older than $min_version"; exit 1; }
-
-	# Build dependencies resolved from the unpacked source against this
-	# release's binary archive (the only `deb` lines apt has).
-	log "installing build dependencies of dqlite $ver for $arch from this release"
-	DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get build-dep "${cross[@]}" -y -qq --no-install-recommends "$src_dir" >/dev/null
-
-	local opts
-	opts="parallel=$(nproc)"
-	[ "${DQLITE_CHECK:-0}" = 1 ] || opts="nocheck $opts"
-	log "building dqlite $ver for $arch (dpkg-buildpackage ${cross[*]} -us -uc -b, DEB_BUILD_OPTIONS='$opts'; a few minutes)"
-	(cd "$src_dir" && DEB_BUILD_OPTIONS="$opts" dpkg-buildpackage "${cross[@]}" -us -uc -b >"$work/build.log" 2>&1) || {
+	trap "rm -rf '$work'" EXIT
+	log "fetching dqlite_$version.orig.tar.gz (Debian's source package) from Debian's pool"
+	/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$pool/dqlite_$version.orig.tar.gz" "$work/dqlite.tar.gz" "SHA256:$sha256" >/dev/null ||
+		{ log "download failed or the SHA-256 differs from $sha256 (is dqlite $version still in Debian's pool? set DQLITE_VERSION and DQLITE_SHA256 from the current .dsc)"; exit 1; }
+	tar -xzf "$work/dqlite.tar.gz" -C "$work"
+	src=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'dqlite-*' | head -n1)
+	log "building libdqlite.a $version (static only; about a minute)"
+	# (&&: set -e does not apply inside a list that ends with ||)
+	(
+		cd "$src" &&
+			autoreconf -i &&
+			./configure --prefix=/usr/local --libdir="/usr/local/lib${multiarch:+/$multiarch}" \
+				--disable-shared --enable-static CFLAGS="-O2 -g0" &&
+			make -j"$(nproc)" libdqlite.la dqlite.pc &&
+			make DESTDIR="$work/stage" install-libLTLIBRARIES install-includeHEADERS install-pkgconfigDATA
+	) >"$work/build.log" 2>&1 || {
 		tail -n 40 "$work/build.log" >&2
 		log "build failed (last 40 lines above)"
 		exit 1
 	}
-
+	# libtool's .la would point the linker at a shared library there is not.
+	find "$work/stage" -name '*.la' -delete
 	mkdir -p "$cache_dir"
-	cp libdqlite0_"${ver}_${arch}".deb libdqlite-dev_"${ver}_${arch}".deb "$cache_dir"/
-	log "cached built packages in $cache_dir"
+	tar -czf "$tree.tmp" -C "$work/stage" usr
+	mv -f "$tree.tmp" "$tree"
+	log "cached the built tree in $tree"
 }
 
 main() {
@@ -221,31 +125,26 @@ main() {
 	if ! command -v pkg-config >/dev/null; then
 		ensure_packages pkg-config
 	fi
-	if [ "$arch" != "$host_arch" ]; then
-		dpkg --print-foreign-architectures | grep -qx "$arch" ||
-			{ log "architecture $arch is not added: run \`dpkg --add-architecture $arch && apt-get update\` (scripts/deps.sh release does)"; exit 2; }
-		# The same version as this machine's: multiarch co-installation needs it.
-		want_version=$(dpkg-query -W -f='${Version}' "libdqlite-dev:$host_arch" 2>/dev/null || true)
-		if [ -z "$want_version" ]; then
-			log "install this machine's libdqlite first (scripts/install-dqlite.sh without an architecture)"
-			exit 1
-		fi
-	fi
 	if [ "${DQLITE_FORCE_BUILD:-0}" != 1 ] && v=$(installed_ok); then
-		log "dqlite $v already installed for $arch (>= $min_version), nothing to do"
+		log "dqlite $v already installed (>= $min_version), nothing to do"
 		return 0
 	fi
 	local debs
-	if [ "${DQLITE_FORCE_BUILD:-0}" = 1 ] || ! debs=$(cached_debs); then
-		build_debs
-		debs=$(cached_debs) || { log "built packages not found in $cache_dir"; exit 1; }
-	else
+	if [ "${DQLITE_FORCE_BUILD:-0}" != 1 ] && debs=$(cached_debs); then
 		log "using cached packages from $cache_dir"
+		mapfile -t deb_files <<<"$debs"
+		ensure_packages libuv1-dev liblz4-dev libsqlite3-dev
+		"${as_root[@]}" dpkg -i "${deb_files[@]}" >/dev/null
+	else
+		if [ "${DQLITE_FORCE_BUILD:-0}" = 1 ] || [ ! -f "$tree" ]; then
+			build
+		else
+			log "using the cached build $tree"
+		fi
+		"${as_root[@]}" tar -xzf "$tree" -C / --no-same-owner --no-overwrite-dir
 	fi
-	mapfile -t deb_files <<<"$debs"
-	install_debs "${deb_files[@]}"
 	v=$(installed_ok) || { log "dqlite still not usable after install"; exit 1; }
-	log "dqlite $v installed for $arch"
+	log "dqlite $v installed"
 }
 
 main "$@"

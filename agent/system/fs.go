@@ -46,6 +46,40 @@ func (f FS) Path(p string) string { return filepath.Join(f.Root, p) }
 func (f FS) ReadFile(p string) ([]byte, error) { return os.ReadFile(f.Path(p)) }
 
 // Exists reports whether p exists (a broken link counts).
+// Size is the size of the file at p, 0 when it does not exist.
+func (f FS) Size(p string) int64 {
+	fi, err := os.Stat(f.Path(p))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// Tail is what the file at p holds from offset on (its last 1 MiB at
+// most), "" when it does not exist. A file that shrank (rotated) is read
+// from its start.
+func (f FS) Tail(p string, offset int64) string {
+	file, err := os.Open(f.Path(p))
+	if err != nil {
+		return ""
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return ""
+	}
+	if offset > fi.Size() {
+		offset = 0
+	}
+	const most = 1 << 20
+	if fi.Size()-offset > most {
+		offset = fi.Size() - most
+	}
+	b := make([]byte, fi.Size()-offset)
+	n, _ := file.ReadAt(b, offset)
+	return string(b[:n])
+}
+
 func (f FS) Exists(p string) bool {
 	_, err := os.Lstat(f.Path(p))
 	return err == nil

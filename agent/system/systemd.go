@@ -115,9 +115,12 @@ func (s Systemd) SetHostname(ctx context.Context, name string) error {
 	return s.hostsLine(name)
 }
 
+// HostsFile is the file whose 127.0.1.1 line SetHostname keeps.
+const HostsFile = "/etc/hosts"
+
 // hostsLine makes /etc/hosts map 127.0.1.1 to name, keeping every other line.
 func (s Systemd) hostsLine(name string) error {
-	const hosts = "/etc/hosts"
+	const hosts = HostsFile
 	old, err := s.FS.ReadFile(hosts)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", hosts, err)

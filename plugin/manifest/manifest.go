@@ -12,8 +12,10 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/internal/atomicfile"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
 // Manifest describes one baked image.
@@ -37,6 +39,21 @@ type Manifest struct {
 	// AgentVersion is what the installed jitsi-node agent reports: the
 	// version of first boot every node of the image runs.
 	AgentVersion string `json:"agent_version,omitempty"`
+	// BuildID is the identity the provisioner stamped into the image
+	// (regapi.ImageStamp at jitsi.ImageStampFile): its nodes send it, and
+	// the post-processor records the image with it.
+	BuildID string `json:"build_id,omitempty"`
+	// Baked is when the provisioner stamped the image.
+	Baked time.Time `json:"baked,omitzero"`
+}
+
+// OSName is the release as the registry records it: "debian-12".
+func (o OS) OSName() string { return o.ID + "-" + o.VersionID }
+
+// Stamp is the identity the provisioner writes into the image.
+func (m Manifest) Stamp() regapi.ImageStamp {
+	return regapi.ImageStamp{BuildID: m.BuildID, BuildName: m.BuildName, RunUUID: m.RunUUID, Role: m.Role, OS: m.OS.OSName(),
+		Arch: m.Arch, Versions: m.Versions(), AgentVersion: m.AgentVersion, Baked: m.Baked}
 }
 
 // OS is a release as /etc/os-release names it.

@@ -11,6 +11,12 @@ const (
 	// AgentBinary is where the bake installs the agent; user-data runs it.
 	AgentBinary = "/usr/local/sbin/jitsi-node"
 
+	// ImageStampFile is the image's identity (regapi.ImageStamp), written
+	// by the jitsi provisioner after `jitsi-node bake` (which empties
+	// NodeDir and StateDir, so it lives apart from both); the agent sends
+	// its build id to the registry as the node's image_id. Root 0644.
+	ImageStampFile = "/usr/share/jitsi-node/image.json"
+
 	// NodeDir holds what user-data hands to the agent.
 	NodeDir = "/etc/jitsi-node"
 	// NodeConfig is the node's typed, versioned config (no secret), root 0644.

@@ -101,8 +101,18 @@ const (
 )
 
 // XMPPLoginRefused is what prosody answers (and the bridge logs) when the
-// bridge's secret is not the JMS's: SASL failure not-authorized.
+// bridge's secret is not the JMS's: SASL failure not-authorized. The bridge
+// does not stop for it: its MUC client keeps retrying.
 const XMPPLoginRefused = "not-authorized"
+
+// MUCJoined starts what jicoco's MucClient logs, followed by the room's
+// JID, once the bridge is in a brewery: the only sign, short of asking the
+// JMS, that its XMPP login worked (its health check is about addresses).
+const MUCJoined = "Joined MUC: "
+
+// JVBLogFile is where the jitsi-videobridge2 unit appends the bridge's
+// output (its ExecStart redirects to $LOGFILE): not the journal.
+const JVBLogFile = "/var/log/jitsi/jvb.log"
 
 // ProsodyAccountFile is where prosody keeps an account (internal_hashed
 // storage): /var/lib/prosody/<escaped host>/accounts/<user>.dat.

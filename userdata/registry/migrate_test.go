@@ -86,7 +86,7 @@ func schemaObjects(t *testing.T, r *Registry) []string {
 		if err := rows.Scan(&typ, &name, &sql); err != nil {
 			t.Fatal(err)
 		}
-		sql = strings.Join(strings.Fields(strings.NewReplacer(`"nodes"`, "nodes", `"events"`, "events", "IF NOT EXISTS ", "").Replace(sql)), " ")
+		sql = strings.Join(strings.Fields(strings.NewReplacer(`"nodes"`, "nodes", `"events"`, "events", `"images"`, "images", "IF NOT EXISTS ", "").Replace(sql)), " ")
 		out = append(out, typ+" "+name+": "+sql)
 	}
 	if err := closeRows(rows); err != nil {

@@ -18,7 +18,18 @@ import (
 // answer); with another reason it records that reason, except on a retired
 // node, which is final.
 func (r *Registry) SetState(ctx context.Context, ref regapi.NodeRef, to regapi.State, reason string) (regapi.Node, error) {
-	if err := regapi.CheckStateChange(ref, to, reason); err != nil {
+	return r.ReportState(ctx, ref, to, reason, "")
+}
+
+// ReportState is SetState that also records imageID (when not empty) as
+// the node's image, in the same transaction: a node's report of the image
+// it booted (regapi.Report). A retired node's image is left as it was.
+func (r *Registry) ReportState(ctx context.Context, ref regapi.NodeRef, to regapi.State, reason, imageID string) (regapi.Node, error) {
+	err := regapi.CheckStateChange(ref, to, reason)
+	if err == nil {
+		err = regapi.CheckImageID(imageID)
+	}
+	if err != nil {
 		return regapi.Node{}, fmt.Errorf("set state: %w", err)
 	}
 	if to == regapi.StatePending {
@@ -45,7 +56,7 @@ func (r *Registry) SetState(ctx context.Context, ref regapi.NodeRef, to regapi.S
 		}
 	}
 	var out regapi.Node
-	err := r.write(ctx, func(ctx context.Context, c *tx) error {
+	err = r.write(ctx, func(ctx context.Context, c *tx) error {
 		nodes, err := queryNodes(ctx, c, qNodeByID, id)
 		if err != nil {
 			return fmt.Errorf("read node: %w", err)
@@ -56,6 +67,12 @@ func (r *Registry) SetState(ctx context.Context, ref regapi.NodeRef, to regapi.S
 		n := nodes[0]
 		if err := regapi.CheckTransition(n.State, to); err != nil {
 			return fmt.Errorf("node %d (%s): %w", n.ID, n.Nickname, err)
+		}
+		if imageID != "" && imageID != n.ImageID && n.State != regapi.StateRetired {
+			if _, err := c.ExecContext(ctx, qSetNodeImage, imageID, n.ID); err != nil {
+				return fmt.Errorf("update node image: %w", err)
+			}
+			n.ImageID = imageID
 		}
 		if n.State == to && (n.Reason == reason || to == regapi.StateRetired) {
 			out = n
@@ -119,24 +136,6 @@ func releaseNumber(ctx context.Context, c *tx, shardID int64, nickname string) e
 	return applyRangeChange(ctx, c, key, planRelease(n, b, a))
 }
 
-// Nodes lists the nodes matching f, ordered by id.
-func (r *Registry) Nodes(ctx context.Context, f regapi.Filter) ([]regapi.Node, error) {
-	if err := regapi.CheckFilter(f); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	q, args := qListNodes(f)
-	var out []regapi.Node
-	err := r.read(ctx, func(ctx context.Context) error {
-		var err error
-		out, err = queryNodes(ctx, r.db, q, args...)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	return out, nil
-}
-
 // RecordImage records a baked image; recording an artifact id again updates it.
 func (r *Registry) RecordImage(ctx context.Context, img regapi.Image) (regapi.Image, error) {
 	if err := regapi.CheckImage(img); err != nil {
@@ -153,11 +152,12 @@ func (r *Registry) RecordImage(ctx context.Context, img regapi.Image) (regapi.Im
 	img.Built = mustParseDBTime(built)
 	err = r.write(ctx, func(ctx context.Context, c *tx) error {
 		at := dbTime(r.opts.now())
-		if _, err := c.ExecContext(ctx, qUpsertImage, img.ArtifactID, img.Role, img.OS, string(versions), built, at); err != nil {
+		if _, err := c.ExecContext(ctx, qUpsertImage, img.ArtifactID, img.Role, img.OS, string(versions), built, at,
+			img.BuildID, img.Arch, img.AgentVersion); err != nil {
 			return fmt.Errorf("upsert image: %w", err)
 		}
 		return insertEvents(ctx, c, at, []event{{kind: "image", actor: regapi.ActorFrom(ctx),
-			detail: map[string]string{"artifact_id": img.ArtifactID, "role": img.Role, "os": img.OS}}})
+			detail: map[string]string{"artifact_id": img.ArtifactID, "role": img.Role, "os": img.OS, "build_id": img.BuildID}}})
 	})
 	if err != nil {
 		return regapi.Image{}, fmt.Errorf("record image: %w", err)
@@ -177,7 +177,7 @@ func (r *Registry) Images(ctx context.Context) ([]regapi.Image, error) {
 		for rows.Next() {
 			var img regapi.Image
 			var versions, built string
-			if err := rows.Scan(&img.ArtifactID, &img.Role, &img.OS, &versions, &built); err != nil {
+			if err := rows.Scan(&img.ArtifactID, &img.Role, &img.OS, &versions, &built, &img.BuildID, &img.Arch, &img.AgentVersion); err != nil {
 				rows.Close()
 				return err
 			}

@@ -1,15 +1,13 @@
 package registry
 
 import (
-	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
-
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// All SQL of the registry lives in this file.
+// All SQL of the registry lives in this file, but the listings' (list.go).
 //
 // Every statement on the claim path is an index seek (TestQueryPlansDoNotScan
 // checks the plans), so a claim costs the same with 100 or 100 000 nodes.
@@ -28,7 +26,10 @@ const dbName = "registry"
 //	   change (actor, copied into the state events), and state 'pending' with
 //	   an expiry; events.actor; secret checks are keyed HMACs (the v1
 //	   fingerprints are dropped).
-const schemaVersion = "4"
+//	5: images carry their build identity (build_id, the stamp the jitsi
+//	   provisioner bakes into the image, which its nodes send), arch and
+//	   agent_version.
+const schemaVersion = "5"
 
 // nextSchemaVersion is the version a migration from v leads to.
 func nextSchemaVersion(v string) string {
@@ -95,15 +96,7 @@ var schema = []string{
 		hi       INTEGER NOT NULL CHECK (hi >= lo),
 		PRIMARY KEY (shard_id, prefix, lo)
 	) WITHOUT ROWID`,
-	`CREATE TABLE IF NOT EXISTS images (
-		id          INTEGER PRIMARY KEY,
-		artifact_id TEXT NOT NULL UNIQUE,
-		role        TEXT NOT NULL,
-		os          TEXT NOT NULL,
-		versions    TEXT NOT NULL DEFAULT '{}',
-		built_at    TEXT NOT NULL,
-		recorded_at TEXT NOT NULL
-	)`,
+	`CREATE TABLE IF NOT EXISTS images ` + imagesTable,
 	// The event log is append-only, and the database enforces it. It holds
 	// what happens to nodes after their issue (state changes, new
 	// credentials), groups, images and secrets, each with its actor
@@ -135,6 +128,24 @@ const nodesTable = `(
 	credential  TEXT,
 	claim_key   TEXT,
 	expires_at  TEXT CHECK ((expires_at IS NOT NULL) = (state = 'pending'))
+)`
+
+// imagesTable is the images table's definition (schema, migrations). An
+// image is recorded under its artifact id (the cloud image or file);
+// build_id is the identity the jitsi provisioner stamped into it at bake
+// (regapi.ImageStamp), which its nodes send: a node's image_id is either.
+// Copies of one bake (an image copied to several regions) share a build_id.
+const imagesTable = `(
+	id            INTEGER PRIMARY KEY,
+	artifact_id   TEXT NOT NULL UNIQUE,
+	role          TEXT NOT NULL,
+	os            TEXT NOT NULL,
+	versions      TEXT NOT NULL DEFAULT '{}',
+	built_at      TEXT NOT NULL,
+	recorded_at   TEXT NOT NULL,
+	build_id      TEXT NOT NULL DEFAULT '',
+	arch          TEXT NOT NULL DEFAULT '',
+	agent_version TEXT NOT NULL DEFAULT ''
 )`
 
 // eventsTable is the events table's definition (schema, migrations).
@@ -171,6 +182,20 @@ var schemaIndexes = []string{
 	// Foreign keys: a shard upsert checks the groups that reference it.
 	`CREATE INDEX IF NOT EXISTS groups_shard ON groups (shard_id)`,
 	`CREATE INDEX IF NOT EXISTS images_built ON images (built_at)`,
+	// Listings by state (list.go). Partial: a claim inserts pending or
+	// issued rows, which it leaves out, so claims never write it (every
+	// index a claim writes costs claim throughput); those two states are
+	// listed by walking the ids.
+	`CREATE INDEX IF NOT EXISTS nodes_by_state ON nodes (state) WHERE ` + stateIndexed,
+	// The fleet's counts by shard, role, state and image (/metrics, the
+	// fleet page) walk this covering index in order instead of sorting the
+	// whole table. Partial: claims insert pending or issued rows only, so
+	// they never write it (BenchmarkClaim16 keeps its throughput); nodes
+	// still pending or issued, few in a fleet that runs, are counted by a
+	// scan (qFleetCounts).
+	`CREATE INDEX IF NOT EXISTS nodes_counts ON nodes (shard_id, role, state, image_id) WHERE ` + stateCounted,
+	// A node's image_id may be a build id (what its agent sends).
+	`CREATE INDEX IF NOT EXISTS images_build ON images (build_id) WHERE build_id <> ''`,
 	// A state change logs itself, with its actor: no code path can forget
 	// the event. A new reason without a new state (a failed node failing
 	// differently) is logged too, as a state event with from = to.
@@ -222,6 +247,16 @@ var migrations = map[string][]string{
 		`DROP TABLE events`,
 		`ALTER TABLE events_v4 RENAME TO events`,
 		`UPDATE shards SET secret_fp = ''`,
+	},
+	// images gain build_id, arch and agent_version (rebuilt rather than
+	// altered, so that a migrated schema reads like a new one's); images
+	// recorded before know none of them.
+	"4": {
+		`CREATE TABLE images_v5 ` + imagesTable,
+		`INSERT INTO images_v5 (id, artifact_id, role, os, versions, built_at, recorded_at)
+			SELECT id, artifact_id, role, os, versions, built_at, recorded_at FROM images`,
+		`DROP TABLE images`,
+		`ALTER TABLE images_v5 RENAME TO images`,
 	},
 }
 
@@ -284,6 +319,8 @@ const (
 	// qSetNodeCredential replaces a node's credential (a claim repeated
 	// with a new one).
 	qSetNodeCredential = `UPDATE nodes SET credential = ?, updated_at = ?, actor = ? WHERE id = ?`
+	// qSetNodeImage records the image a node reports it booted.
+	qSetNodeImage = `UPDATE nodes SET image_id = ? WHERE id = ?`
 	// qNodeByCredential finds a live node by its credential's hash.
 	qNodeByCredential = nodeColumns + nodesFrom + ` WHERE n.credential = ?`
 )
@@ -359,28 +396,6 @@ const (
 		WHERE t.hash = ? AND t.revoked_at IS NULL AND g.state = 'active'`
 )
 
-// qListNodes selects nodes matching f; each filter adds an indexed condition.
-func qListNodes(f regapi.Filter) (string, []any) {
-	var where []string
-	var args []any
-	if f.Shard != "" {
-		where, args = append(where, `s.jms_fqdn = ?`), append(args, f.Shard)
-	}
-	if f.State != "" {
-		where, args = append(where, `n.state = ?`), append(args, string(f.State))
-	}
-	if f.Role != "" {
-		where, args = append(where, `n.role = ?`), append(args, f.Role)
-	}
-	where, args = append(where, `n.id > ?`), append(args, f.AfterID)
-	q := nodeColumns + nodesFrom + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY n.id`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
-	return q, args
-}
-
 // Number series and free ranges.
 const (
 	qSeriesExists   = `SELECT 1 FROM number_series WHERE shard_id = ? AND prefix = ?`
@@ -446,10 +461,12 @@ const qEventsOfNode = `SELECT at, kind, actor, detail FROM (
 
 // Images.
 const (
-	qUpsertImage = `INSERT INTO images (artifact_id, role, os, versions, built_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
+	qUpsertImage = `INSERT INTO images (artifact_id, role, os, versions, built_at, recorded_at, build_id, arch, agent_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (artifact_id) DO UPDATE SET role = excluded.role, os = excluded.os,
-		versions = excluded.versions, built_at = excluded.built_at, recorded_at = excluded.recorded_at`
-	qListImages = `SELECT artifact_id, role, os, versions, built_at FROM images ORDER BY built_at, artifact_id`
+		versions = excluded.versions, built_at = excluded.built_at, recorded_at = excluded.recorded_at,
+		build_id = excluded.build_id, arch = excluded.arch, agent_version = excluded.agent_version`
+	qListImages = `SELECT artifact_id, role, os, versions, built_at, build_id, arch, agent_version FROM images ORDER BY built_at, artifact_id`
 )
 
 // params returns "?, ?, …" with n placeholders.
@@ -478,4 +495,46 @@ func parseDBTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
 	}
 	return t, nil
+}
+
+// The fleet in aggregate (fleet.go): the fleet page and /metrics. Counts
+// group the nodes table in one scan (no index a claim would write: see
+// nodes_nickname); the others read small tables.
+// stateCounted is the condition of nodes_counts (the states no claim
+// writes, as stateIndexed of nodes_by_state); qFleetCounts repeats it word
+// for word, so that SQLite sees the index applies.
+const stateCounted = stateIndexed
+
+const (
+	qFleetCounts = `SELECT s.jms_fqdn, c.role, c.state, c.image_id, c.n FROM (
+		SELECT shard_id, role, state, image_id, count(*) AS n FROM nodes WHERE ` + stateCounted + `
+			GROUP BY shard_id, role, state, image_id
+		UNION ALL
+		SELECT shard_id, role, state, image_id, count(*) AS n FROM nodes WHERE state IN ('pending', 'issued')
+			GROUP BY shard_id, role, state, image_id
+	) c JOIN shards s ON s.id = c.shard_id ORDER BY s.jms_fqdn, c.role, c.state, c.image_id`
+	qListShards = `SELECT jms_fqdn, created_at FROM shards ORDER BY jms_fqdn`
+	// qLiveNodesOfShard: a shard's live nodes of a role (the upgrade plan),
+	// by the shard prefix of nodes_nickname.
+	qLiveNodesOfShard = nodeColumns + nodesFrom + ` WHERE n.shard_id = (SELECT id FROM shards WHERE jms_fqdn = ?)
+		AND n.role = ? AND n.released = 0 ORDER BY n.id`
+)
+
+// qAttention selects a page of the live nodes that need attention: failed
+// or draining, or (stale) on one of k stale images and neither; of one
+// shard when shard is true.
+func qAttention(stale bool, k int, shard bool) string {
+	q := nodeColumns + nodesFrom + ` WHERE n.id > ? AND n.released = 0 AND `
+	switch {
+	case !stale:
+		q += `n.state IN ('failed', 'draining')`
+	case k > 0:
+		q += `n.state NOT IN ('failed', 'draining', 'pending') AND n.image_id IN (` + params(k) + `)`
+	default:
+		q += `0`
+	}
+	if shard {
+		q += ` AND s.jms_fqdn = ?`
+	}
+	return q + ` ORDER BY n.id LIMIT ?`
 }

@@ -156,9 +156,13 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, artifa
 	img := regapi.Image{
 		ArtifactID: id,
 		Role:       m.Role,
-		OS:         m.OS.ID + "-" + m.OS.VersionID,
+		OS:         m.OS.OSName(),
 		Versions:   m.Versions(),
 		Built:      time.Now().UTC(),
+		// What links the nodes booted from the image to this record.
+		BuildID:      m.BuildID,
+		Arch:         m.Arch,
+		AgentVersion: m.AgentVersion,
 	}
 
 	open := p.open
@@ -182,6 +186,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, artifa
 		return nil, false, false, err
 	}
 	ui.Say(fmt.Sprintf("jitsi-registry: image %s: %s on %s, %s", recorded.ArtifactID, recorded.Role, recorded.OS, versionList(recorded.Versions)))
+	if recorded.BuildID != "" {
+		ui.Say(fmt.Sprintf("jitsi-registry: image %s: build %s, %s, jitsi-node %s", recorded.ArtifactID, recorded.BuildID, recorded.Arch, recorded.AgentVersion))
+	}
 	// keep=true, forceOverride=false: the input artifact is kept unless the
 	// user says otherwise, and it is the one passed on.
 	return artifact, true, false, nil

@@ -101,6 +101,7 @@ var jvbManifest = manifest.Manifest{
 	BuildName: "jvb", BuilderType: "qemu", Role: "jvb",
 	OS:       manifest.OS{ID: "debian", VersionID: "12", Codename: "bookworm"},
 	Packages: []manifest.Package{{Name: "jitsi-videobridge2", Version: "2.3-160-g97a1f15f-1", State: "installed"}},
+	Arch:     "arm64", AgentVersion: "0.3.0", BuildID: "b-20261129t080000z-0123456789abcdef",
 }
 
 // TestPostProcessRecordsImage records into a real embedded dqlite registry
@@ -137,6 +138,10 @@ func TestPostProcessRecordsImage(t *testing.T) {
 	if len(imgs) != 1 || imgs[0].ArtifactID != want || imgs[0].Role != "jvb" || imgs[0].OS != "debian-12" ||
 		!reflect.DeepEqual(imgs[0].Versions, map[string]string{"jitsi-videobridge2": "2.3-160-g97a1f15f-1"}) {
 		t.Fatalf("registry images = %+v, want one jvb debian-12 image %s", imgs, want)
+	}
+	// The image carries the stamp its nodes send, and what they run.
+	if img := imgs[0]; img.BuildID != jvbManifest.BuildID || img.Arch != "arm64" || img.AgentVersion != "0.3.0" || !img.Names(jvbManifest.BuildID) || !img.Names(want) {
+		t.Errorf("image record %+v: want build %s, arm64, agent 0.3.0", img, jvbManifest.BuildID)
 	}
 	said := ""
 	for _, m := range ui.SayMessages {

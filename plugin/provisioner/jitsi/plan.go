@@ -22,6 +22,7 @@ const (
 	fileSeed     = "bake.seed"
 	fileAuth     = "apt-auth.conf"
 	fileImage    = "image.yaml"
+	fileStamp    = "image-stamp.json"
 )
 
 // Steps of the bake script, in the order a plan runs them.
@@ -33,7 +34,10 @@ const (
 	StepServices  = "services"
 	StepAgent     = "agent"
 	StepVersions  = "versions"
-	StepClean     = "clean"
+	// StepStamp installs the image's identity (regapi.ImageStamp), which
+	// Provision uploads once the versions are known.
+	StepStamp = "stamp"
+	StepClean = "clean"
 )
 
 // Upload is one file the plan puts on the machine.
@@ -81,9 +85,12 @@ func NewPlan(cfg *Config, o jitsi.OS, arch string, keyring, agent []byte) (Plan,
 	if o.Ubuntu() {
 		p.Steps = append(p.Steps, StepUniverse)
 	}
-	p.Steps = append(p.Steps, StepRepo, StepInstall, StepServices, StepAgent, StepVersions, StepClean)
+	p.Steps = append(p.Steps, StepRepo, StepInstall, StepServices, StepAgent, StepVersions, StepStamp, StepClean)
 	return p, nil
 }
+
+// StampPath is where the image's stamp is uploaded before StepStamp.
+func (p Plan) StampPath() string { return path.Join(p.StagingDir, fileStamp) }
 
 // PrepareCommand creates the staging directory, private to the SSH user.
 func (p Plan) PrepareCommand() string {
@@ -135,6 +142,8 @@ func settings(cfg *Config, o jitsi.OS, arch string, bake jitsi.Bake) []byte {
 	kv("JITSI_AGENT_UPLOAD", fileAgent)
 	kv("JITSI_IMAGE_UPLOAD", fileImage)
 	kv("JITSI_AGENT", jitsi.AgentBinary)
+	kv("JITSI_STAMP_UPLOAD", fileStamp)
+	kv("JITSI_IMAGE_STAMP", jitsi.ImageStampFile)
 	words("JITSI_AGENT_DEPENDS", jitsi.AgentDepends)
 	return []byte(b.String())
 }

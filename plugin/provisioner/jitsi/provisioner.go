@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/version"
 )
 
@@ -102,7 +105,21 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	}
 
 	var versionsOut, agentOut bytes.Buffer
+	var m manifest.Manifest
 	for i, step := range plan.Steps {
+		if step == StepStamp {
+			// The versions are known: stamp the image with its identity.
+			if m, err = p.manifest(generatedData, target, arch, versionsOut.String(), agentOut.String()); err != nil {
+				return err
+			}
+			stamp, err := json.MarshalIndent(m.Stamp(), "", "  ")
+			if err != nil {
+				return fmt.Errorf("encode image stamp: %w", err)
+			}
+			if err := comm.Upload(plan.StampPath(), bytes.NewReader(append(stamp, '\n')), privateFile(plan.StampPath(), len(stamp)+1)); err != nil {
+				return fmt.Errorf("upload %s: %w", plan.StampPath(), err)
+			}
+		}
 		ui.Say(fmt.Sprintf("jitsi: step %d/%d: %s", i+1, len(plan.Steps), step))
 		cmd := &packersdk.RemoteCmd{Command: plan.StepCommand(step)}
 		switch step {
@@ -119,28 +136,38 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		}
 	}
 
+	if err := manifest.Write(cfg.ManifestFile, m); err != nil {
+		return err
+	}
+	ui.Say(fmt.Sprintf("jitsi: manifest written to %s", cfg.ManifestFile))
+	return nil
+}
+
+// manifest is what the bake learnt, with a new build id: the identity the
+// image is stamped with and recorded under.
+func (p *Provisioner) manifest(generatedData map[string]interface{}, target jitsi.OS, arch, versionsOut, agentOut string) (manifest.Manifest, error) {
+	cfg := &p.config
+	now := time.Now().UTC().Truncate(time.Second)
 	m := manifest.Manifest{
 		BuildName:     cfg.PackerBuildName,
 		BuilderType:   cfg.PackerBuilderType,
 		RunUUID:       runUUID(generatedData),
 		Role:          cfg.Role,
 		OS:            manifest.OS{ID: target.ID, VersionID: target.VersionID, Codename: target.Codename},
-		Packages:      ParseVersions(versionsOut.String()),
+		Packages:      ParseVersions(versionsOut),
 		PluginVersion: version.PluginVersion.FormattedVersion(),
 		Arch:          arch,
-		AgentVersion:  ParseAgentVersion(agentOut.String()),
+		AgentVersion:  ParseAgentVersion(agentOut),
+		BuildID:       regapi.NewBuildID(now),
+		Baked:         now,
 	}
 	if len(m.Packages) == 0 {
-		return errors.New("read package versions: the versions step reported no Jitsi package")
+		return m, errors.New("read package versions: the versions step reported no Jitsi package")
 	}
 	if m.AgentVersion == "" {
-		return errors.New("read agent version: the agent step did not report the installed jitsi-node's version")
+		return m, errors.New("read agent version: the agent step did not report the installed jitsi-node's version")
 	}
-	if err := manifest.Write(cfg.ManifestFile, m); err != nil {
-		return err
-	}
-	ui.Say(fmt.Sprintf("jitsi: manifest written to %s", cfg.ManifestFile))
-	return nil
+	return m, nil
 }
 
 // keyring returns the binary repository keyring from apt_key_file (read by

@@ -71,7 +71,7 @@ func TestAccProvisionOverSSH(t *testing.T) {
 		"fedora 39 (Fedora Linux 39) is not supported; the jitsi provisioner bakes ubuntu 18.04, ubuntu 20.04, ubuntu 22.04, ubuntu 24.04, debian 10, debian 11, debian 12",
 		// ubuntu: uploaded and ran the script's preflight
 		"null.ubuntu: jitsi: ubuntu 18.04 (bionic), " + runtime.GOARCH,
-		"null.ubuntu: jitsi: step 1/8: preflight",
+		"null.ubuntu: jitsi: step 1/9: preflight",
 		"jitsi-provision: error: apt-get not found: ubuntu 18.04 images need Debian's package tools (apt, dpkg, debconf)",
 		"run step preflight: exit status 3: this machine cannot be baked (see the jitsi-provision output above)",
 	}
@@ -80,7 +80,7 @@ func TestAccProvisionOverSSH(t *testing.T) {
 			t.Errorf("packer output lacks %q", w)
 		}
 	}
-	if strings.Contains(res.Output, "step 2/8") {
+	if strings.Contains(res.Output, "step 2/9") {
 		t.Error("the ubuntu build went on after its preflight failed")
 	}
 	if _, err := os.Stat(fedora.Path("/tmp/packer-jitsi")); !os.IsNotExist(err) {

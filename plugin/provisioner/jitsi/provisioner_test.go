@@ -14,6 +14,7 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
 	"github.com/jitsi-packer/packer-plugin-jitsi/scripts"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under test-fixtures/golden")
@@ -50,7 +51,8 @@ func expectedPlan(role string, ubuntu bool) []string {
 		plan = append(plan, step+"universe")
 	}
 	return append(plan,
-		step+"repo", step+"install", step+"services", step+"agent", step+"versions", step+"clean",
+		step+"repo", step+"install", step+"services", step+"agent", step+"versions",
+		"upload: "+dir+"/image-stamp.json", step+"stamp", step+"clean",
 		"run: rm -rf '/tmp/packer-jitsi'")
 }
 
@@ -218,10 +220,28 @@ func TestProvisionManifest(t *testing.T) {
 	if got := m.Versions(); len(got) != 6 || got["jitsi-meet"] != "2.0.9823-1" || got["jicofo"] != "1.0-1100-1" {
 		t.Errorf("versions = %v", got)
 	}
-	for _, line := range []string{"jitsi: step 1/8: preflight", "jitsi: step 8/8: clean", "jitsi-provision: install: done", "manifest written to " + path} {
+	for _, line := range []string{"jitsi: step 1/9: preflight", "jitsi: step 9/9: clean", "jitsi-provision: install: done", "manifest written to " + path} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("UI output lacks %q:\n%s", line, out)
 		}
+	}
+	// The image is stamped with the manifest's identity before the clean
+	// step: what its nodes will send and the post-processor records.
+	stamp, err := regapi.ParseImageStamp([]byte(comm.files["/tmp/packer-jitsi/image-stamp.json"]))
+	if err != nil {
+		t.Fatalf("stamp: %v", err)
+	}
+	if !strings.HasPrefix(m.BuildID, "b-") || len(m.BuildID) < 30 || !reflect.DeepEqual(stamp, m.Stamp()) ||
+		stamp.Role != "jms" || stamp.OS != "ubuntu-18.04" || stamp.Arch != "amd64" || stamp.AgentVersion != "0.1.0-test" ||
+		stamp.RunUUID != "run-1" || stamp.Versions["jicofo"] != "1.0-1100-1" || stamp.Baked.IsZero() {
+		t.Errorf("stamp %+v\nmanifest %+v", stamp, m)
+	}
+	// Another bake is another build.
+	if err := p.Provision(context.Background(), ui, comm, map[string]interface{}{"PackerRunUUID": "run-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if m2, err := manifest.Read(path); err != nil || m2.BuildID == m.BuildID {
+		t.Errorf("a second bake kept build id %s (%v)", m.BuildID, err)
 	}
 }
 

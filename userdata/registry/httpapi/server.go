@@ -12,9 +12,10 @@
 //	                                  group; the node's own credential, returned this once)
 //	POST /v1/state          operator  {"id": 7, "state": "active"} or {"shard", "nickname", "state"}, each with an
 //	                                  optional "reason" (one line, ≤ regapi.MaxReasonBytes) → the node
-//	                        node      {"state", "reason"?} (regapi.Report): its own state only → the node
+//	                        node      {"state", "reason"?, "image_id"?} (regapi.Report): its own state only,
+//	                                  and the image it booted (its stamp's build id) → the node
 //	POST /v1/confirm        operator  {"ids": […]}: pending nodes' user-data is on disk → {"nodes": […]}
-//	GET  /v1/nodes          operator  ?shard=&state=&role=&after_id=&limit= → {"nodes": […], "next_after_id": N}
+//	GET  /v1/nodes          operator  ?shard=&state=&role=&group=&image=&sort=&after=&limit= → {"nodes": […], "next": CURSOR}
 //	POST /v1/groups         operator  regapi.GroupRequest (create or update, optionally a new token's hash) → the group
 //	GET  /v1/groups         operator  → {"groups": […]}
 //	POST /v1/groups/retire  operator  {"name"} → the group (its tokens revoked)
@@ -26,6 +27,9 @@
 //	GET  /v1/leader         anyone    200 on the Raft leader only, 503 elsewhere (and at once without a leader):
 //	                                  the load balancer's check, so that all claims enter through one node
 //	                                  and share its group commit
+//	GET  /                  operator  the fleet page (HTML; fleetpage.go): a sign-in session cookie, or the
+//	                                  operator token as a bearer token; GET/POST /login is its sign-in form
+//	GET  /metrics           operator  Prometheus text exposition (metrics.go); the metrics token may read it too
 //
 // Health checks answer within HealthTimeout (1.5 s), from the node's own
 // Raft state: a node that knows no leader says so at once instead of
@@ -53,7 +57,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +73,14 @@ type Store interface {
 	// ClaimInGroup claims an identity for a member of the group, recording
 	// credentialHash as the node's own credential.
 	ClaimInGroup(ctx context.Context, groupID int64, gc regapi.GroupClaim, credentialHash string) (regapi.Node, error)
+	// ReportState is SetState that also records the image the node says
+	// it booted (when imageID is not empty).
+	ReportState(ctx context.Context, ref regapi.NodeRef, to regapi.State, reason, imageID string) (regapi.Node, error)
+	// Fleet, Attention and LiveNodes read the fleet for the fleet page
+	// and /metrics (fleet.go of the registry).
+	Fleet(ctx context.Context) (regapi.Fleet, error)
+	Attention(ctx context.Context, q regapi.AttentionQuery) ([]regapi.Node, error)
+	LiveNodes(ctx context.Context, shard, role string) ([]regapi.Node, error)
 }
 
 // Config configures a Server.
@@ -87,6 +98,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logf receives internal errors, whose text is not sent to clients. Default: discarded.
 	Logf func(format string, a ...any)
+	// MetricsToken, when set, may read /metrics (and nothing else).
+	MetricsToken string
+	// Raft reports the node's place in its cluster for /metrics; nil: not
+	// shown.
+	Raft func(ctx context.Context) (RaftStatus, error)
+	// Now is the fleet page's clock (ages, sessions). Default time.Now.
+	Now func() time.Time
 }
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes' default.
@@ -103,6 +121,10 @@ type Server struct {
 	op     operatorToken
 	cfg    Config
 	routes map[string][]route
+	// metricsToken is the SHA-256 of Config.MetricsToken, if any.
+	metricsToken *operatorToken
+	claims       *claimStats
+	page         *fleetPage
 }
 
 type route struct {
@@ -128,7 +150,21 @@ func New(store Store, cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	s := &Server{store: store, op: op, cfg: cfg}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{store: store, op: op, cfg: cfg, claims: newClaimStats()}
+	if cfg.MetricsToken != "" {
+		mt, err := newOperatorToken(cfg.MetricsToken)
+		if err != nil {
+			return nil, fmt.Errorf("start API: metrics token: %w", err)
+		}
+		if mt == op {
+			return nil, fmt.Errorf("start API: the metrics token is the operator token: give the metrics reader a token of its own")
+		}
+		s.metricsToken = &mt
+	}
+	s.page = newFleetPage(s)
 	s.routes = map[string][]route{
 		"/v1/claims":        {{http.MethodPost, allowGroup, s.claim}},
 		"/v1/state":         {{http.MethodPost, allowNode, s.setState}},
@@ -144,6 +180,14 @@ func New(store Store, cfg Config) (*Server, error) {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.serveHealth(w, r) {
+		return
+	}
+	if r.URL.Path == "/metrics" {
+		s.serveMetrics(w, r)
+		return
+	}
+	if s.page.serves(r.URL.Path) {
+		s.page.ServeHTTP(w, r)
 		return
 	}
 	routes, ok := s.routes[r.URL.Path]
@@ -203,72 +247,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, e)
 }
 
-// claimBody is every field POST /v1/claims takes: an operator's claim or
-// batch, or a group member's claim (instance_id, claim_key, image_id).
-type claimBody struct {
-	regapi.ClaimsBody
-	ClaimKey string `json:"claim_key,omitempty"`
-}
-
-func (s *Server) claim(w http.ResponseWriter, r *http.Request, who caller) (any, error) {
-	var body claimBody
-	if err := s.decode(w, r, &body); err != nil {
-		return nil, err
-	}
-	if who.group() {
-		return s.claimInGroup(r, who, body)
-	}
-	if body.ClaimKey != "" {
-		return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "claim_key: is for a group member's claim, made with its group's token")
-	}
-	if body.Claims == nil {
-		nodes, err := s.store.Claim(r.Context(), body.ClaimRequest)
-		if err != nil {
-			return nil, err
-		}
-		return nodes[0], nil
-	}
-	if body.ClaimRequest != (regapi.ClaimRequest{}) {
-		return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeBadJSON, "request body: give either one claim's fields or \"claims\", not both")
-	}
-	nodes, err := s.store.Claim(r.Context(), body.Claims...)
-	if err != nil {
-		return nil, err
-	}
-	return regapi.NodesPage{Nodes: nodes}, nil
-}
-
-// claimInGroup serves a group token's claim: the instance, its claim key
-// and image, nothing else. The node's credential is minted here and leaves
-// the server only in this answer; the registry records its hash.
-func (s *Server) claimInGroup(r *http.Request, who caller, body claimBody) (any, error) {
-	q := body.ClaimRequest
-	var named []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"claims", body.Claims != nil}, {"claim_id", q.ClaimID != ""}, {"shard", q.Shard != ""}, {"role", q.Role != ""},
-		{"nickname", q.Nickname != ""}, {"secret_fingerprint", q.SecretFingerprint != ""}, {"new_secret", q.NewSecret},
-		{"credential_hash", q.CredentialHash != ""}, {"pending", q.Pending},
-	} {
-		if f.set {
-			named = append(named, f.name)
-		}
-	}
-	if len(named) > 0 {
-		return nil, regapi.Errorf(http.StatusForbidden, regapi.CodeForbidden,
-			"%s: a group token claims one identity in its own group (send instance_id, claim_key and optionally image_id): the shard, role and nickname come from group %s's record",
-			strings.Join(named, ", "), who.p.Group)
-	}
-	cred, hash := regapi.NewCredential(regapi.CredentialNode)
-	n, err := s.store.ClaimInGroup(r.Context(), who.p.GroupID, regapi.GroupClaim{InstanceID: q.InstanceID, ClaimKey: body.ClaimKey, ImageID: q.ImageID}, hash)
-	if err != nil {
-		return nil, err
-	}
-	return regapi.ClaimResult{Node: n, Credential: cred}, nil
-}
-
 func (s *Server) setState(w http.ResponseWriter, r *http.Request, who caller) (any, error) {
 	var body regapi.StateBody
 	if err := s.decode(w, r, &body); err != nil {
@@ -291,47 +269,19 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request, who caller) (a
 		}
 		body.NodeRef = regapi.NodeRef{ID: self.ID}
 	}
-	return s.store.SetState(r.Context(), body.NodeRef, body.State, body.Reason)
+	return s.store.ReportState(r.Context(), body.NodeRef, body.State, body.Reason, body.ImageID)
 }
 
 func (s *Server) nodes(_ http.ResponseWriter, r *http.Request, _ caller) (any, error) {
-	q := r.URL.Query()
-	f := regapi.Filter{Shard: q.Get("shard"), State: regapi.State(q.Get("state")), Role: q.Get("role"), Limit: regapi.MaxPageSize}
-	for k := range q {
-		switch k {
-		case "shard", "state", "role", "after_id", "limit":
-		default:
-			return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: unknown parameter %q (use shard, state, role, after_id, limit)", k)
-		}
-	}
-	for name, dst := range map[string]*int64{"after_id": &f.AfterID} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: %s=%q is not a non-negative integer", name, v)
-			}
-			*dst = n
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > regapi.MaxPageSize {
-			return nil, regapi.Errorf(http.StatusBadRequest, regapi.CodeInvalid, "query: limit=%q: want 1 to %d", v, regapi.MaxPageSize)
-		}
-		f.Limit = n
+	f, err := regapi.ParseNodesQuery(r.URL.Query())
+	if err != nil {
+		return nil, err
 	}
 	nodes, err := s.store.Nodes(r.Context(), f)
 	if err != nil {
 		return nil, err
 	}
-	out := regapi.NodesPage{Nodes: nodes}
-	if out.Nodes == nil {
-		out.Nodes = []regapi.Node{}
-	}
-	if len(nodes) == f.Limit {
-		out.NextAfterID = nodes[len(nodes)-1].ID
-	}
-	return out, nil
+	return regapi.NodesPageOf(f, nodes), nil
 }
 
 func (s *Server) recordImage(w http.ResponseWriter, r *http.Request, _ caller) (any, error) {

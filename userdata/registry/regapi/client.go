@@ -163,32 +163,22 @@ func (c *Client) SetState(ctx context.Context, ref NodeRef, to State, reason str
 	return n, nil
 }
 
-// Nodes implements Store; with f.Limit 0 it pages through all.
+// Nodes implements Store: one page when f.Limit > 0; with f.Limit 0 it
+// pages through all and holds them (ForEachNode streams instead).
 func (c *Client) Nodes(ctx context.Context, f Filter) ([]Node, error) {
-	var all []Node
-	for {
-		q := url.Values{}
-		for k, v := range map[string]string{"shard": f.Shard, "state": string(f.State), "role": f.Role} {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		if f.AfterID > 0 {
-			q.Set("after_id", strconv.FormatInt(f.AfterID, 10))
-		}
-		if f.Limit > 0 {
-			q.Set("limit", strconv.Itoa(min(f.Limit, MaxPageSize)))
-		}
+	if f.Limit > 0 {
 		var page NodesPage
-		if err := c.do(ctx, http.MethodGet, "/v1/nodes", q, nil, &page); err != nil {
+		if err := c.do(ctx, http.MethodGet, "/v1/nodes", f.Query(), nil, &page); err != nil {
 			return nil, fmt.Errorf("list nodes: %w", err)
 		}
-		all = append(all, page.Nodes...)
-		if f.Limit > 0 || page.NextAfterID == 0 {
-			return all, nil
-		}
-		f.AfterID = page.NextAfterID
+		return page.Nodes, nil
 	}
+	var all []Node
+	err := ForEachNode(ctx, c, f, func(page []Node) error {
+		all = append(all, page...)
+		return nil
+	})
+	return all, err
 }
 
 // RecordImage implements Store.
@@ -279,9 +269,15 @@ func (c *Client) ClaimInGroup(ctx context.Context, gc GroupClaim) (ClaimResult, 
 
 // Report sets the state of the node whose credential the client holds.
 func (c *Client) Report(ctx context.Context, to State, reason string) (Node, error) {
+	return c.SendReport(ctx, Report{State: to, Reason: reason})
+}
+
+// SendReport sends a node's report (its state, and the image it booted)
+// with the node credential the client holds.
+func (c *Client) SendReport(ctx context.Context, r Report) (Node, error) {
 	var n Node
-	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, Report{State: to, Reason: reason}, &n); err != nil {
-		return Node{}, fmt.Errorf("report state %s: %w", to, err)
+	if err := c.do(ctx, http.MethodPost, "/v1/state", nil, r, &n); err != nil {
+		return Node{}, fmt.Errorf("report state %s: %w", r.State, err)
 	}
 	return n, nil
 }

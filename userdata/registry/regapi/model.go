@@ -101,9 +101,18 @@ type Filter struct {
 	Shard string `json:"shard,omitempty"`
 	State State  `json:"state,omitempty"`
 	Role  string `json:"role,omitempty"`
-	// AfterID and Limit page through large fleets (ordered by ID). Limit 0: all.
-	AfterID int64 `json:"after_id,omitempty"`
-	Limit   int   `json:"limit,omitempty"`
+	// Group: only the members of the autoscaling group of that name.
+	Group string `json:"group,omitempty"`
+	// ImageID: only nodes booted from that image (artifact id).
+	ImageID string `json:"image_id,omitempty"`
+	// Sort is the order (SortID when empty).
+	Sort Sort `json:"sort,omitempty"`
+	// After (a cursor: CursorAfter of a page's last node), or AfterID with
+	// SortID, starts the page after that node; Limit caps it. Limit 0:
+	// all (one call holds the whole selection: use ForEachNode instead).
+	After   string `json:"after,omitempty"`
+	AfterID int64  `json:"after_id,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
 }
 
 // Image is a baked role image, recorded by the Packer post-processor.
@@ -113,6 +122,22 @@ type Image struct {
 	OS         string            `json:"os"`
 	Versions   map[string]string `json:"versions,omitempty"` // package → version
 	Built      time.Time         `json:"built"`
+	// BuildID is the identity the jitsi provisioner stamped into the image
+	// at bake (ImageStamp): its nodes send it as their image_id, since a
+	// node cannot know the artifact id its image got after the bake.
+	// Copies of one bake (several regions) share it. Empty for images
+	// recorded before packer-plugin-jitsi stamped them.
+	BuildID string `json:"build_id,omitempty"`
+	// Arch is the image's architecture (Debian's name: amd64, arm64).
+	Arch string `json:"arch,omitempty"`
+	// AgentVersion is the version of the jitsi-node agent baked in: the
+	// first boot every node of the image runs.
+	AgentVersion string `json:"agent_version,omitempty"`
+}
+
+// Names reports whether id names img: its artifact id or its build id.
+func (img Image) Names(id string) bool {
+	return id != "" && (id == img.ArtifactID || id == img.BuildID)
 }
 
 // Store is what the CLI and the HTTP API need of a registry. *Registry (an
@@ -126,7 +151,8 @@ type Store interface {
 	// records the new reason (a failed node that fails again differently),
 	// except on a retired node, which is final.
 	SetState(ctx context.Context, ref NodeRef, to State, reason string) (Node, error)
-	// Nodes lists nodes ordered by ID.
+	// Nodes lists nodes in f's order (by ID by default), one page when
+	// f.Limit > 0 (see ForEachNode).
 	Nodes(ctx context.Context, f Filter) ([]Node, error)
 	// RecordImage records (or updates, by artifact id) a baked image.
 	RecordImage(ctx context.Context, img Image) (Image, error)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -207,6 +208,9 @@ func CheckImage(img Image) error {
 	if img.Built.IsZero() {
 		fe.add("built", "is required: when the image was built")
 	}
+	checkToken(&fe, "build_id", img.BuildID, maxRefLen)
+	checkToken(&fe, "arch", img.Arch, maxRoleLen)
+	checkToken(&fe, "agent_version", img.AgentVersion, maxRefLen)
 	return fe.err()
 }
 
@@ -221,6 +225,14 @@ func NewClaimID() string {
 	return fmt.Sprintf("c-%016x-%s", uint64(time.Now().UnixNano()), hex.EncodeToString(b[:]))
 }
 
+// CheckImageID validates a node's image id (an artifact or build id; may
+// be empty).
+func CheckImageID(id string) error {
+	var fe fieldErrors
+	checkToken(&fe, "image_id", id, maxRefLen)
+	return fe.err()
+}
+
 // CheckFilter validates a listing filter.
 func CheckFilter(f Filter) error {
 	var fe fieldErrors
@@ -230,6 +242,26 @@ func CheckFilter(f Filter) error {
 	}
 	if f.AfterID < 0 {
 		fe.add("after_id", "is negative: give 0 (from the start) or a node id")
+	}
+	known := false
+	for _, s := range Sorts {
+		known = known || f.SortOrDefault() == s
+	}
+	if !known {
+		fe.add("sort", "%q is not an order: use %s", truncate(string(f.Sort), 32), sortNames())
+	}
+	if f.AfterID > 0 && f.SortOrDefault() != SortID {
+		fe.add("after_id", "%s", "pages by id only: with another sort give after (the previous page's next)")
+	}
+	if f.After != "" && known {
+		if _, err := DecodeCursor(f.SortOrDefault(), f.After); err != nil {
+			fe.add("after", "%s", "is not a cursor of this sort: give the previous page's next")
+		}
+	}
+	for name, v := range map[string]string{"shard": f.Shard, "role": f.Role, "group": f.Group, "image_id": f.ImageID} {
+		if len(v) > 255 {
+			fe.add(name, "%s", "is longer than 255 bytes")
+		}
 	}
 	return fe.err()
 }
@@ -322,4 +354,12 @@ func truncate(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+func sortNames() string {
+	names := make([]string, len(Sorts))
+	for i, s := range Sorts {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }

@@ -10,9 +10,12 @@ type ClaimsBody struct {
 	Claims []ClaimRequest `json:"claims,omitempty"`
 }
 
-// NodesPage is a page of nodes: the answer to a batch claim and to GET /v1/nodes.
+// NodesPage is a page of nodes: the answer to a batch claim and to GET
+// /v1/nodes. A full page of a listing says where the next starts: Next (a
+// cursor for ?after=, any order) and, in id order, NextAfterID.
 type NodesPage struct {
 	Nodes       []Node `json:"nodes"`
+	Next        string `json:"next,omitempty"`
 	NextAfterID int64  `json:"next_after_id,omitempty"`
 }
 
@@ -21,6 +24,8 @@ type StateBody struct {
 	NodeRef
 	State  State  `json:"state"`
 	Reason string `json:"reason,omitempty"`
+	// ImageID, when given, is recorded as the node's image (see Report).
+	ImageID string `json:"image_id,omitempty"`
 }
 
 // ImagesBody is the answer to GET /v1/images.
@@ -61,6 +66,11 @@ type ClaimResult struct {
 type Report struct {
 	State  State  `json:"state"`
 	Reason string `json:"reason,omitempty"`
+	// ImageID is the image the node booted: the build id of its image's
+	// stamp (ImageStamp). The registry records it as the node's image_id
+	// when it differs, so that the node is linked to its image even when
+	// its issue named none or the wrong one.
+	ImageID string `json:"image_id,omitempty"`
 }
 
 // IDsBody is the body of POST /v1/confirm.
