@@ -37,6 +37,11 @@ func (a *Agent) Apply(ctx context.Context) error {
 		a.recordFailure(err)
 		return err
 	}
+	img, err := a.loadImage(ctx, l.spec.Role)
+	if err != nil {
+		a.recordFailure(err)
+		return err
+	}
 	if l.spec.Role == node.RoleJVB && a.fs.Exists(jitsi.DrainedState) {
 		a.log.printf("this bridge was drained and retired (%s): not starting it; remove the file to start it again", jitsi.DrainedState)
 		return nil
@@ -69,8 +74,11 @@ func (a *Agent) Apply(ctx context.Context) error {
 			link = run.link
 		}
 	case node.RoleJMS:
-		_, err = a.applyJMS(ctx, l, prev)
+		_, err = a.applyJMS(ctx, l, img, prev)
 		state = applied{Role: node.RoleJMS, Nickname: node.JMSNickname, Config: l.digest, Agent: a.opts.Version}
+	}
+	if err == nil {
+		err = a.applyFirewall(ctx, img, l.spec)
 	}
 	if err != nil {
 		return a.fail(ctx, link, err)

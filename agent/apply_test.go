@@ -70,7 +70,7 @@ func TestApplyBridge(t *testing.T) {
 func TestFirstBootOfABakedImageReloadsNothing(t *testing.T) {
 	n := newNode(t, nat.EC2)
 	n.write(jitsi.JVBConfigDir+"/jvb.conf", "videobridge {\n}\n", 0o640)
-	if err := n.agent().Bake(context.Background()); err != nil {
+	if err := n.agent().Bake(context.Background(), ""); err != nil {
 		t.Fatalf("bake: %v\n%s", err, n.log)
 	}
 	n.run.reset()

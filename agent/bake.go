@@ -10,6 +10,8 @@ import (
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/agent/system"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 )
 
 // Bake prepares an image, as root on the machine being baked (the Packer
@@ -17,9 +19,10 @@ import (
 // the per-node identity the Jitsi packages wrote at install (the shard, its
 // secret, a random nickname every clone would share; debconf's copy of the
 // secret), checks none is left under /etc/jitsi, removes any agent state,
-// and installs the agent's units with jitsi-node.service enabled (the drain
-// unit is enabled by apply, on bridges).
-func (a *Agent) Bake(ctx context.Context) error {
+// installs the image config the provisioner made (imageConfig, a path on
+// the machine; "" for none) and the agent's units with jitsi-node.service
+// enabled (the drain unit is enabled by apply, on bridges).
+func (a *Agent) Bake(ctx context.Context, imageConfig string) error {
 	for _, p := range jitsi.IdentityFiles {
 		content, err := a.fs.ReadFile(p)
 		if err != nil {
@@ -49,6 +52,16 @@ func (a *Agent) Bake(ctx context.Context) error {
 			return fmt.Errorf("bake: %w", err)
 		}
 	}
+	if imageConfig != "" {
+		img, err := a.installImage(imageConfig)
+		if err != nil {
+			return fmt.Errorf("bake: %w", err)
+		}
+		if err := a.checkWebServer(ctx, img); err != nil {
+			return fmt.Errorf("bake: %w", err)
+		}
+		a.log.printf("bake: %s: %s", jitsi.ImageConfig, describeImage(img))
+	}
 	if _, err := a.installUnits(ctx, false); err != nil {
 		return fmt.Errorf("bake: %w", err)
 	}
@@ -64,6 +77,25 @@ func (a *Agent) Bake(ctx context.Context) error {
 		}
 	}
 	a.log.printf("bake: no per-node identity; %s installed and enabled, %s installed", jitsi.AgentUnit, jitsi.DrainUnit)
+	return nil
+}
+
+// checkWebServer: a JMS image has its web server and not the other one,
+// which jitsi-meet-web-config would configure instead (nginx wins when both
+// are there).
+func (a *Agent) checkWebServer(ctx context.Context, img nodeconfig.Image) error {
+	if img.Role != node.RoleJMS {
+		return nil
+	}
+	if !a.installed(ctx, img.WebServer.Package()) {
+		return fmt.Errorf("the image is for %s but %s is not installed", img.WebServer, img.WebServer.Package())
+	}
+	for _, other := range jitsi.WebServers {
+		if other != img.WebServer && a.installed(ctx, other.Package()) {
+			return fmt.Errorf("the image is for %s but %s is installed too: jitsi-meet-web-config would configure %s; bake on an image without it",
+				img.WebServer, other.Package(), jitsi.WebNginx)
+		}
+	}
 	return nil
 }
 

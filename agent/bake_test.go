@@ -40,7 +40,7 @@ func TestBake(t *testing.T) {
 		}
 		return nil, nil
 	}
-	if err := n.agent().Bake(context.Background()); err != nil {
+	if err := n.agent().Bake(context.Background(), ""); err != nil {
 		t.Fatalf("bake: %v\n%s", err, n.log)
 	}
 	for _, p := range jitsi.IdentityFiles {
@@ -80,7 +80,7 @@ func TestBake(t *testing.T) {
 func TestBakeRefusesLeftovers(t *testing.T) {
 	n := newNode(t, nat.Unknown)
 	n.write("/etc/jitsi/videobridge/extra.conf", "muc_nickname = \"clone\"\n", 0o644)
-	err := n.agent().Bake(context.Background())
+	err := n.agent().Bake(context.Background(), "")
 	if err == nil || !strings.Contains(err.Error(), "per-node identity left in: /etc/jitsi/videobridge/extra.conf") {
 		t.Errorf("got %v", err)
 	}

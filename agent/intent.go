@@ -82,15 +82,16 @@ func BridgeUnitSteps() []UnitStep {
 
 // JMSUnitSteps are a JMS's units once its packages are configured:
 // prosody first (apply then sets the bridge account's password on the
-// running server), the local bridge kept or stopped, then the others.
-func JMSUnitSteps(s node.Spec) []UnitStep {
+// running server), the local bridge kept or stopped, then the others —
+// jicofo, the image's web server (web), coturn.
+func JMSUnitSteps(s node.Spec, web jitsi.WebServer) []UnitStep {
 	steps := []UnitStep{{Unit: jitsi.SvcProsody + ".service", Action: UnitRun}}
 	if s.LocalBridge {
 		steps = append(steps, UnitStep{Unit: jitsi.SvcJVB + ".service", Action: UnitRun})
 	} else {
 		steps = append(steps, UnitStep{Unit: jitsi.SvcJVB + ".service", Action: UnitStop, IfPresent: true})
 	}
-	for _, svc := range jitsi.JMSServices {
+	for _, svc := range jitsi.JMSServices(web) {
 		if svc != jitsi.SvcProsody {
 			steps = append(steps, UnitStep{Unit: svc + ".service", Action: UnitRun, IfPresent: true})
 		}
@@ -128,7 +129,9 @@ func StateFiles(s node.Spec) []StateFile {
 	}
 	if s.Role == node.RoleJMS {
 		out = append(out, StateFile{Path: jitsi.SnakeoilState, Mode: stateModePublic, What: "the self-signed certificate was renewed",
-			When: "once, when the image has " + jitsi.SnakeoilRenew[0]})
+			When: "once, when the image has " + jitsi.SnakeoilRenew[0]},
+			StateFile{Path: jitsi.TurnSecretState, Mode: stateModeSecret, What: "the node's TURN secret (prosody's external_service_secret, coturn's static-auth-secret)",
+				When: "made at first boot"})
 	}
 	return append(out, StateFile{Path: jitsi.AppliedState, Mode: stateModePublic, What: "what was applied (nickname, NAT mapping, config digest; no secret)"})
 }

@@ -9,29 +9,38 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/agent/system"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 )
 
 // aptEnv makes apt and debconf ask nothing.
 var aptEnv = []string{"DEBIAN_FRONTEND=noninteractive"}
 
 // applyJMS configures a JMS: debconf answers first (the packages' postinsts
-// read the FQDN and secret from there), the Jitsi packages from the image's
-// apt cache, its own self-signed certificate, the bridge account's password,
-// then its services. Restarts happen when the config or the packages
+// read the FQDN and secrets from there), the Jitsi packages from the
+// image's apt cache, its own self-signed certificate, coturn with the
+// node's TURN secret, the bridge account's password, then its services.
+// Restarts happen when the config, the packages or the TURN server
 // changed; otherwise the services are only started.
-func (a *Agent) applyJMS(ctx context.Context, l loaded, prev applied) ([]string, error) {
+func (a *Agent) applyJMS(ctx context.Context, l loaded, img nodeconfig.Image, prev applied) ([]string, error) {
 	s := l.spec
+	web := img.WebServer
 	var changed []string
 	if prev.Config != l.digest {
 		changed = append(changed, "node config")
+	}
+	turnSecret, made, err := a.turnSecret()
+	if err != nil {
+		return changed, err
+	}
+	if made {
+		changed = append(changed, "TURN secret")
 	}
 	if _, err := a.run.Run(ctx, system.Cmd{Name: "debconf-set-selections", Stdin: jitsi.DebconfSeed(s)}); err != nil {
 		return changed, fmt.Errorf("preseed debconf: %w", err)
 	}
 	var missing []string
-	for _, p := range jitsi.JMSPackages {
-		out, _ := a.run.Run(ctx, system.Cmd{Name: "dpkg-query", Args: []string{"-W", "-f=${Status}", p}})
-		if strings.TrimSpace(string(out)) != "install ok installed" {
+	for _, p := range jitsi.JMSPackages(web) {
+		if !a.installed(ctx, p) {
 			missing = append(missing, p)
 		}
 	}
@@ -47,19 +56,31 @@ func (a *Agent) applyJMS(ctx context.Context, l loaded, prev applied) ([]string,
 		}
 	}
 	if len(missing) > 0 {
-		a.log.printf("installing %s for %s", strings.Join(missing, " "), s.JMSFQDN)
-		args := append([]string{"install", "-y", "-q", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600"}, missing...)
-		if _, err := a.run.Run(ctx, system.Cmd{Name: "apt-get", Args: args, Env: aptEnv}); err != nil {
-			return changed, fmt.Errorf("install %s: %w", strings.Join(missing, " "), err)
+		// As on a plain install, prosody runs while jitsi-meet-prosody
+		// configures: its postinst restarts it and registers the focus and
+		// jvb accounts through it (prosody 13's prosodyctl needs the
+		// running server; a disabled service is not started by invoke-rc.d).
+		if a.sd.Running() && a.sd.UnitExists(ctx, jitsi.SvcProsody+".service") {
+			if err := a.service(ctx, jitsi.SvcProsody+".service", false); err != nil {
+				return changed, err
+			}
+		}
+		if err := a.installJMS(ctx, s, web, missing, turnSecret); err != nil {
+			return changed, err
 		}
 		changed = append(changed, "packages")
 	}
+	turn, err := a.applyTurn(ctx, s, turnSecret)
+	if err != nil {
+		return changed, err
+	}
+	changed = append(changed, turn...)
 	if !a.sd.Running() {
 		a.log.printf("systemd is not running: packages configured, services not started")
 		return changed, nil
 	}
 	restart := len(changed) > 0
-	for _, step := range JMSUnitSteps(s) {
+	for _, step := range JMSUnitSteps(s, web) {
 		if step.IfPresent && !a.sd.UnitExists(ctx, step.Unit) {
 			continue
 		}
@@ -82,6 +103,26 @@ func (a *Agent) applyJMS(ctx context.Context, l loaded, prev applied) ([]string,
 		}
 	}
 	return changed, nil
+}
+
+// installJMS installs the cached Jitsi packages with the TURN secret in
+// debconf for their postinsts, and takes it out of debconf again whatever
+// the install's outcome.
+func (a *Agent) installJMS(ctx context.Context, s node.Spec, web jitsi.WebServer, missing []string, turnSecret string) (err error) {
+	if _, err := a.run.Run(ctx, system.Cmd{Name: "debconf-set-selections", Stdin: jitsi.TurnSecretSeed(turnSecret)}); err != nil {
+		return fmt.Errorf("preseed debconf: %w", err)
+	}
+	defer func() {
+		if ferr := a.forgetDebconfTurnSecret(ctx, turnSecret); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	a.log.printf("installing %s for %s (web server %s)", strings.Join(missing, " "), s.JMSFQDN, web)
+	args := append([]string{"install", "-y", "-q", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600"}, missing...)
+	if _, err := a.run.Run(ctx, system.Cmd{Name: "apt-get", Args: args, Env: aptEnv}); err != nil {
+		return fmt.Errorf("install %s: %w", strings.Join(missing, " "), err)
+	}
+	return nil
 }
 
 // service enables unit and restarts it (or only starts it).

@@ -1,6 +1,7 @@
-# The Jitsi Meet server image: Apache, prosody, Java and every dependency
-# installed; the Jitsi packages in apt's cache, installed by first boot once
-# debconf holds the node's FQDN and secret.
+# The Jitsi Meet server image: its web server (nginx or Apache), coturn,
+# prosody, Java and every dependency installed; the Jitsi packages in apt's
+# cache, installed by first boot once debconf holds the node's FQDN and
+# secrets.
 #   packer build -only='jms.*' images/
 
 build {
@@ -13,11 +14,14 @@ build {
   }
 
   provisioner "jitsi" {
-    role          = "jms"
-    apt_repo_url  = var.apt_repo_url
-    apt_key_file  = var.apt_key_file
-    versions      = var.jms_versions
-    manifest_file = "${var.output_dir}/jitsi-manifest-jms-${var.os}.json"
+    role                     = "jms"
+    web_server               = var.jms_web_server
+    firewall                 = var.firewall
+    firewall_bridge_networks = var.firewall_bridge_networks
+    apt_repo_url             = var.apt_repo_url
+    apt_key_file             = var.apt_key_file
+    versions                 = var.jms_versions
+    manifest_file            = "${var.output_dir}/jitsi-manifest-jms-${var.os}.json"
   }
 
   post-processor "jitsi-registry" {

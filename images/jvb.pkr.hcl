@@ -13,6 +13,7 @@ build {
 
   provisioner "jitsi" {
     role          = "jvb"
+    firewall      = var.firewall
     apt_repo_url  = var.apt_repo_url
     apt_key_file  = var.apt_key_file
     versions      = var.jvb_versions

@@ -114,3 +114,21 @@ variable "registry_ca_file" {
   default     = ""
   description = "With registry_url: PEM file of the CA of the API's certificate (default: the system's roots)."
 }
+
+variable "jms_web_server" {
+  type        = string
+  default     = "nginx"
+  description = "Web server of the JMS image: nginx (Jitsi's default; jitsi-meet-turnserver sets up coturn) or apache (installed before the Jitsi packages; first boot sets up coturn)."
+}
+
+variable "firewall" {
+  type        = string
+  default     = ""
+  description = "ufw: first boot opens the role's ports with ufw where it is installed (it does not enable ufw); empty: no rules."
+}
+
+variable "firewall_bridge_networks" {
+  type        = list(string)
+  default     = []
+  description = "With firewall on the JMS: the networks (CIDR) bridges reach prosody's 5222 from; empty: any address."
+}

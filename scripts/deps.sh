@@ -7,7 +7,8 @@
 #   deps.sh test     (default) also what `make test` needs: cloud-init
 #                    (schema checks), shellcheck, Java + Typesafe Config and
 #                    Maven (the round trips through Jitsi's own parsers, the
-#                    JVM tier), prosody (the host tier), openssh-server (the
+#                    JVM tier), prosody and coturn (the host tier, started by
+#                    its tests on loopback), openssh-server (the
 #                    private sshd of Packer acceptance tests), iproute2
 #                    (loopback up in the network namespace of offline Packer
 #                    runs), chromium (the fleet page's test signs in and reads
@@ -35,7 +36,7 @@ test_packages=(
 	build-essential git
 	cloud-init shellcheck
 	default-jdk-headless libtypesafe-config-java maven
-	openssh-server prosody iproute2
+	openssh-server prosody iproute2 coturn
 	chromium chromium-driver
 )
 e2e_packages=(qemu-system-x86 qemu-utils debootstrap genisoimage xorriso dpkg-dev gnupg openssh-client fdisk e2fsprogs)
@@ -79,7 +80,7 @@ if ((${#missing[@]})); then
 	echo "deps ($tier): installing ${missing[*]}"
 	"${sudo_cmd[@]}" apt-get update -qq
 	# A policy-rc.d that says "no" keeps package postinsts from starting
-	# daemons (sshd, prosody): tests start and stop their own, by PID.
+	# daemons (sshd, prosody, coturn): tests start and stop their own, by PID.
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
 		"${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d

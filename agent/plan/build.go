@@ -77,6 +77,12 @@ func Build(u *UserData) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
+	var ports []string
+	for _, port := range jitsi.RolePorts(s.Role, s.LocalBridge) {
+		ports = append(ports, port.String())
+	}
+	p.AtBoot = append(p.AtBoot, "when the image asks for "+jitsi.FirewallUFW+" rules (image.yaml) and "+jitsi.FirewallUFW+" is installed: "+
+		jitsi.FirewallUFW+" allow "+strings.Join(ports, ", ")+" (never enabled by the agent)")
 	for _, r := range agent.StateFiles(s) {
 		p.Files = append(p.Files, File{Path: r.Path, Owner: jitsi.RootOwner, Mode: mode(r.Mode), WrittenBy: ByAgent, Kind: KindRecord,
 			Purpose: r.What, When: r.When})
@@ -168,20 +174,37 @@ func (p *Plan) jms(u *UserData, s node.Spec) error {
 		}
 		p.Debconf = append(p.Debconf, u.secrets.setting(f[0]+" "+f[1]+" "+f[2], f[3]))
 	}
-	p.Packages = append([]string(nil), jitsi.JMSPackages...)
+	// The web server is the image's (image.yaml), which user-data does not
+	// name: the plan shows Jitsi's default and says what apache changes.
+	web := jitsi.DefaultWebServer
+	packages := jitsi.JMSPackages(web)
+	p.Packages = append([]string(nil), packages...)
 	p.Commands = append(p.Commands,
 		Command{Run: "debconf-set-selections", Stdin: "the debconf answers above (the secret among them)"},
 		Command{Run: strings.Join(jitsi.SnakeoilRenew, " "), When: "once (the image's certificate is every clone's), when the image has " + jitsi.SnakeoilRenew[0]},
-		Command{Run: "apt-get install " + strings.Join(jitsi.JMSPackages, " "), When: "those not installed yet, from the image's apt cache"},
+		Command{Run: "systemctl enable --no-reload " + jitsi.SvcProsody + ".service; systemctl start " + jitsi.SvcProsody + ".service",
+			When: "before the install: jitsi-meet-prosody's postinst registers accounts through the running prosody"},
+		Command{Run: "debconf-set-selections", Stdin: jitsi.PkgMeetProsody + " " + jitsi.QTurnSecret + " string " + Masked + " (the node's TURN secret)",
+			When: "with the install only"},
+		Command{Run: "apt-get install " + strings.Join(packages, " "), When: "those not installed yet, from the image's apt cache"},
+		Command{Run: "debconf-communicate " + jitsi.PkgMeetProsody, Stdin: "RESET " + jitsi.QTurnSecret,
+			When: "after the install, until config.dat and config.dat-old (world-readable) no longer hold the TURN secret"},
 		Command{Run: jitsi.ProsodyCtl + " passwd " + jitsi.BridgeAccount(s.JMSFQDN), Stdin: "the secret, twice (" + Masked + ")",
 			When: "once prosody runs, on a first boot or a changed config; adduser when the account is new"})
-	for _, st := range agent.JMSUnitSteps(s) {
+	for _, st := range agent.JMSUnitSteps(s, web) {
 		sv := Service{Unit: st.Unit, Action: string(st.Action), IfPresent: st.IfPresent}
 		if st.Unit == jitsi.SvcJVB+".service" && st.Action == agent.UnitStop {
 			sv.Note = "the JMS's own bridge: bridges join " + jitsi.BreweryJID(s.JMSFQDN)
 		}
+		if st.Unit == web.Service()+".service" {
+			sv.Note = "the image's web server: " + jitsi.SvcApache + ".service on an image baked with web_server = " + string(jitsi.WebApache)
+		}
 		p.Services = append(p.Services, sv)
 	}
-	p.AtBoot = append(p.AtBoot, "which of "+strings.Join(jitsi.JMSPackages, ", ")+" the image lacks: those are installed")
+	p.AtBoot = append(p.AtBoot,
+		"the image's web server (image.yaml): with "+string(jitsi.WebApache)+", "+jitsi.PkgMeetTurn+" is not installed (coturn is baked in)",
+		"coturn's "+jitsi.TurnServerConfig+" ("+jitsi.TurnOwner+" 0640) and its copies of the web certificate and key in "+jitsi.CoturnCertDir+
+			", from the TURN secret; prosody's "+jitsi.ProsodyHostConfig(s.JMSFQDN)+" made "+jitsi.ProsodyOwner+" 0640 (it holds the TURN secret)")
+	p.AtBoot = append(p.AtBoot, "which of "+strings.Join(packages, ", ")+" the image lacks: those are installed")
 	return nil
 }

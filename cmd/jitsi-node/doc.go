@@ -8,7 +8,7 @@
 //
 //	jitsi-node apply [--check] [--claim-timeout 30m] [--health-timeout 3m]
 //	jitsi-node drain [--timeout 60m] [--on-shutdown]
-//	jitsi-node bake
+//	jitsi-node bake [--image-config FILE]
 //	jitsi-node version
 //
 // # Files
@@ -20,10 +20,13 @@
 // and the registry credential. An agent refuses a config version it does
 // not know ("node.yaml version 2 is newer than this agent (knows 1): bake
 // the image with packer-plugin-jitsi ≥ …") and, with a node credential,
-// reports the node failed. /var/lib/jitsi-node keeps the agent's state:
-// applied (what the last apply found: nickname, NAT mapping), failed (the
-// last failure's reason), claim-key and identity (a group bridge's, root
-// 0600), drained.
+// reports the node failed. /etc/jitsi-node/image.yaml (root 0644, written
+// at bake) is what the image was baked for: role, a JMS's web server (nginx
+// or apache), firewall rules to add (ufw, the bridges' networks).
+// /var/lib/jitsi-node keeps the agent's state: applied (what the last apply
+// found: nickname, NAT mapping), failed (the last failure's reason),
+// claim-key and identity (a group bridge's, root 0600), turn-secret (a
+// JMS's, root 0600), drained.
 //
 // # apply
 //
@@ -65,10 +68,25 @@
 //	jitsi-node: applied in 412ms (+ jitsi-videobridge2 start 3.1s)
 //
 // A JMS gets its debconf answers (on stdin), its Jitsi packages from the
-// image's apt cache, its own self-signed certificate (once), the bridge
-// account's password (prosodyctl, on stdin; prosody 13's runs through the
-// running server), and its services; its own bridge is stopped unless
-// local_bridge.
+// image's apt cache (with nginx, jitsi-meet-turnserver too), its own
+// self-signed certificate (once) and TURN secret: made at its first boot,
+// answered to debconf (jitsi-meet-prosody/turn-secret) for the install only
+// and reset after, since debconf keeps string answers world-readable. The
+// packages put it in prosody's vhost config, which the agent makes
+// root:prosody 0640; the agent writes coturn's config (/etc/turnserver.conf,
+// root:turnserver 0640) with it and coturn's own copy of the web
+// certificate and key, for TURN on 3478/udp and TLS on 5349/tcp. Then the
+// bridge account's password (prosodyctl passwd or adduser, on stdin; prosody
+// 13 runs both through the running server's admin socket, which the agent
+// waits for, at most 30 s) and its services: prosody, jicofo, the web server,
+// coturn; its own bridge is stopped unless local_bridge.
+//
+// With the image's firewall settings, every apply then opens the role's
+// ports with `ufw allow` where ufw is installed (80/tcp, 443/tcp, 3478/udp,
+// 5349/tcp and 5222/tcp — from the bridges' networks only, when the image
+// names them — on a JMS; 10000/udp on a bridge and a JMS running its own).
+// ufw skips rules it has; the agent never enables ufw, and says so when it
+// is inactive or not installed.
 //
 // The node then reports `active`, or `failed` with the reason, to its
 // registry.
@@ -98,7 +116,9 @@
 // Run as root by the Packer provisioner once the role's packages are
 // installed: removes the per-node identity the packages wrote (legacy
 // xmpp.user keys, JVB_SECRET, a shard and nickname in jvb.conf, debconf's
-// jitsi-videobridge/jvbsecret), checks none is left under /etc/jitsi, and
+// jitsi-videobridge/jvbsecret), checks none is left under /etc/jitsi,
+// installs the image config the provisioner made (--image-config: checked,
+// and for a JMS its web server must be installed and the other not), and
 // installs the agent's units (jitsi-node.service enabled).
 //
 // Exit codes: 0 done, 1 failed, 2 bad usage. Messages go to stderr (the

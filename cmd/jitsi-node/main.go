@@ -58,8 +58,9 @@ Examples:
 `,
 	"bake": `Prepares an image (run as root by the Packer provisioner, after the packages).
 
-Example:
-  jitsi-node bake
+Examples:
+  jitsi-node bake --image-config /tmp/packer-jitsi/image.yaml   # what the provisioner runs
+  jitsi-node bake                         # no image config: first boot tells from the packages
 `,
 }
 
@@ -111,7 +112,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.BoolVar(&onShutdown, "on-shutdown", false, "run as the ExecStop of "+jitsi.DrainUnit+" (the machine is going down)")
 		cmd = func(a *agent.Agent) error { return a.Drain(ctx, drainTimeout, onShutdown) }
 	case "bake":
-		cmd = func(a *agent.Agent) error { return a.Bake(ctx) }
+		var imageConfig string
+		fs.StringVar(&imageConfig, "image-config", "", "the image config the provisioner made (web server, firewall), installed as "+jitsi.ImageConfig)
+		cmd = func(a *agent.Agent) error { return a.Bake(ctx, imageConfig) }
 	default:
 		fmt.Fprintf(stderr, "jitsi-node: unknown command %q\n\n%s", args[0], usage)
 		return 2

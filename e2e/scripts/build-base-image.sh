@@ -20,7 +20,7 @@
 #                     netplan + systemd-networkd on Debian 13 and Ubuntu),
 #                     journald on the serial console.
 #   mirror/<distro>/  a signed, partial mirror holding what the bakes and first
-#                     boots install (apache2, prosody, lua-sec, ...) with every
+#                     boots install (nginx, apache2, coturn, prosody, ...) with every
 #                     dependency the image lacks, in the archive's components.
 #   mirror-key.gpg    its public key (binary); the image trusts it for
 #                     /etc/apt/sources.list. The private key exists only
@@ -71,8 +71,10 @@ readonly COMMON_PACKAGES=(
 )
 # In the mirror (with their dependencies): what the bakes and first boots
 # install. Keep in step with the Depends of e2e/fixture/debian/*/control.
+# nginx or apache2 is a JMS's web server, coturn its TURN server; ufw is for
+# the JMS tests' firewall option.
 readonly MIRROR_PACKAGES=(
-	apache2 prosody lua-sec lua-unbound openssl ssl-cert uuid-runtime adduser
+	apache2 nginx coturn prosody lua-sec lua-unbound openssl ssl-cert uuid-runtime adduser ufw
 )
 
 log() { printf 'e2e-base: %s\n' "$*" >&2; }

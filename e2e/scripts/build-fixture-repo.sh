@@ -26,7 +26,7 @@ readonly VERSION_JICOFO=1.0-1100+e2e1-1
 readonly VERSION_JVB=2.3-174+e2e1-1
 readonly VERSION_JVB_LEGACY=2.1-273+e2e1-1
 # Each entry is DIRECTORY[:ERA] under e2e/fixture/debian.
-readonly PACKAGES=(jitsi-videobridge2:current jitsi-videobridge2:legacy jitsi-meet-prosody jicofo jitsi-meet-web jitsi-meet-web-config jitsi-meet)
+readonly PACKAGES=(jitsi-videobridge2:current jitsi-videobridge2:legacy jitsi-meet-prosody jicofo jitsi-meet-web jitsi-meet-web-config jitsi-meet-turnserver jitsi-meet)
 
 log() { printf 'e2e-jitsi-repo: %s\n' "$*" >&2; }
 die() {

@@ -23,6 +23,9 @@ const (
 	NodeConfig = NodeDir + "/node.yaml"
 	// NodeSecrets holds the shard secrets and the registry credential, root 0600.
 	NodeSecrets = NodeDir + "/secrets.yaml"
+	// ImageConfig is what the bake decided for every node of the image
+	// (web server, firewall), root 0644; `jitsi-node bake` writes it.
+	ImageConfig = NodeDir + "/image.yaml"
 
 	// StateDir is the agent's state, kept across boots.
 	StateDir = "/var/lib/jitsi-node"

@@ -7,14 +7,6 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
 
-// JMSPackages are installed by a JMS's first boot, in this order, once debconf
-// holds the node's FQDN and secret (their postinsts bake both in).
-var JMSPackages = []string{PkgMeetProsody, PkgJicofo, PkgMeet}
-
-// JMSServices are (re)started on a JMS once its packages are configured,
-// prosody first (the bridge account is set on the running server).
-var JMSServices = []string{SvcProsody, SvcJicofo, SvcApache}
-
 // BridgeAccount is the bridges' XMPP account on a JMS: jvb@auth.<fqdn>.
 func BridgeAccount(fqdn string) string { return BridgeUser + "@" + AuthDomain(fqdn) }
 

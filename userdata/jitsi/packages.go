@@ -135,8 +135,8 @@ const BakePlaceholderFQDN = "jitsi-node-unconfigured.invalid"
 
 // Bake describes what baking a role's image does with packages and services.
 type Bake struct {
-	// Before are installed first (a JMS's Apache: jitsi-meet then configures
-	// Apache instead of pulling in nginx and the TURN server).
+	// Before are installed first: the JMS's web server (jitsi-meet-web-config
+	// configures the one it finds) and, with Apache, coturn.
 	Before []string
 	// Install are installed and held at bake.
 	Install []string
@@ -148,18 +148,39 @@ type Bake struct {
 	Disable []string
 }
 
-// RoleBake is the bake of each role.
-func RoleBake(r node.Role) (Bake, bool) {
+// RoleBake is the bake of each role; w is a JMS's web server (empty:
+// DefaultWebServer) and must be empty for a bridge.
+func RoleBake(r node.Role, w WebServer) (Bake, bool) {
 	switch r {
 	case node.RoleJVB:
+		if w != "" {
+			return Bake{}, false
+		}
 		return Bake{Install: []string{PkgJVB}, Disable: []string{SvcJVB}}, true
 	case node.RoleJMS:
+		if w == "" {
+			w = DefaultWebServer
+		}
+		if !w.Valid() {
+			return Bake{}, false
+		}
+		cached := []string{PkgMeet, PkgMeetWeb, PkgMeetWebConfig, PkgMeetProsody, PkgJicofo, PkgJVB}
+		before := []string{w.Package()}
+		if w == WebNginx {
+			// jitsi-meet only recommends the TURN package: name it. Its
+			// dependency coturn is installed at bake with the others.
+			cached = append(cached, PkgMeetTurn)
+		} else {
+			// No jitsi-meet-turnserver with Apache (it Breaks apache2 up to
+			// 2022-04): the agent configures coturn itself.
+			before = append(before, PkgCoturn)
+		}
 		return Bake{
-			Before: []string{PkgApache},
-			Cached: []string{PkgMeet, PkgMeetWeb, PkgMeetWebConfig, PkgMeetProsody, PkgJicofo, PkgJVB},
-			// The node agent enables prosody, jicofo and Apache at first
-			// boot (JMSServices); a local bridge only when asked.
-			Disable: []string{SvcProsody, PkgApache},
+			Before: before,
+			Cached: cached,
+			// The node agent enables them at first boot (JMSServices); a
+			// local bridge only when asked.
+			Disable: []string{SvcProsody, w.Service(), SvcCoturn},
 		}, true
 	}
 	return Bake{}, false

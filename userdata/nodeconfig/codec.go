@@ -44,6 +44,8 @@ type VersionError struct {
 	File            string
 	Version         int
 	AgentMinVersion string
+	// Knows is the newest version this agent reads (Version when zero).
+	Knows int
 }
 
 func (e *VersionError) Error() string {
@@ -51,7 +53,11 @@ func (e *VersionError) Error() string {
 	if e.AgentMinVersion != "" {
 		need = "packer-plugin-jitsi ≥ " + e.AgentMinVersion
 	}
-	return fmt.Sprintf("%s version %d is newer than this agent (knows %d): bake the image with %s", e.File, e.Version, Version, need)
+	knows := e.Knows
+	if knows == 0 {
+		knows = Version
+	}
+	return fmt.Sprintf("%s version %d is newer than this agent (knows %d): bake the image with %s", e.File, e.Version, knows, need)
 }
 
 func (e *VersionError) Unwrap() error { return ErrNewerVersion }
@@ -77,7 +83,7 @@ func ReadEnvelope(data []byte) (Envelope, error) {
 // ParseConfig decodes node.yaml strictly.
 func ParseConfig(data []byte) (Config, error) {
 	var c Config
-	if err := decode("node.yaml", data, &c, func() int { return c.Version }); err != nil {
+	if err := decode("node.yaml", data, Version, &c, func() int { return c.Version }); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -86,13 +92,15 @@ func ParseConfig(data []byte) (Config, error) {
 // ParseSecrets decodes secrets.yaml strictly. Errors never quote its values.
 func ParseSecrets(data []byte) (Secrets, error) {
 	var s Secrets
-	if err := decode("secrets.yaml", data, &s, func() int { return s.Version }); err != nil {
+	if err := decode("secrets.yaml", data, Version, &s, func() int { return s.Version }); err != nil {
 		return Secrets{}, err
 	}
 	return s, nil
 }
 
-func decode(file string, data []byte, out any, version func() int) error {
+// decode reads data strictly into out after checking its version is
+// between 1 and newest.
+func decode(file string, data []byte, newest int, out any, version func() int) error {
 	env, err := ReadEnvelope(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, redactYAMLError(err))
@@ -100,8 +108,8 @@ func decode(file string, data []byte, out any, version func() int) error {
 	switch {
 	case env.Version == 0:
 		return fmt.Errorf("%s: no version: not a jitsi-node config (re-issue the node's user-data)", file)
-	case env.Version > Version:
-		return &VersionError{File: file, Version: env.Version, AgentMinVersion: env.AgentMinVersion}
+	case env.Version > newest:
+		return &VersionError{File: file, Version: env.Version, AgentMinVersion: env.AgentMinVersion, Knows: newest}
 	case env.Version < 1:
 		return fmt.Errorf("%s: version %d is not a config version", file, env.Version)
 	}

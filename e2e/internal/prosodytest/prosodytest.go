@@ -26,15 +26,21 @@ import (
 // templateFQDN is the placeholder host of Jitsi's vhost template.
 const templateFQDN = "jitmeet.example.com"
 
+// templateTurnSecret is the template's placeholder of the TURN secret.
+const templateTurnSecret = "__turnSecret__"
+
 // Server is one running prosody.
 type Server struct {
 	FQDN string
 	Port int
 	Dir  string
-	cfg  string
-	log  string
-	cmd  *exec.Cmd
-	exit chan error
+	// TurnSecret is the vhost config's external_service_secret (the
+	// package's postinst puts the debconf turn-secret there).
+	TurnSecret string
+	cfg        string
+	log        string
+	cmd        *exec.Cmd
+	exit       chan error
 }
 
 // Template is the path of the stand-in jitsi-meet-prosody's vhost template.
@@ -64,7 +70,9 @@ func Start(t testing.TB, fqdn string) *Server {
 	if err != nil {
 		t.Fatalf("read the stand-in jitsi-meet-prosody template: %v", err)
 	}
+	s.TurnSecret = fmt.Sprintf("prosodytest%x", time.Now().UnixNano())
 	vhosts := strings.ReplaceAll(string(tmpl), templateFQDN, fqdn)
+	vhosts = strings.ReplaceAll(vhosts, templateTurnSecret, s.TurnSecret)
 	vhosts = strings.ReplaceAll(vhosts, "/etc/prosody/certs/", certs+"/")
 	s.Port = freePort(t)
 	global := fmt.Sprintf(`-- prosodytest: a private prosody for one test.

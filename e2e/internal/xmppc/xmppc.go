@@ -38,6 +38,9 @@ type Account struct {
 	// disable_certificate_verification, set in production for prosody's
 	// self-signed certificates).
 	InsecureTLS bool
+	// Anonymous logs in with SASL ANONYMOUS, as a Jitsi Meet client does on
+	// the JMS's own domain; Username and Password are then unused.
+	Anonymous bool
 }
 
 // JID is the account's bare address.
@@ -67,7 +70,12 @@ type Client struct {
 // binds a resource. Errors name the account and endpoint, never the password.
 func Dial(ctx context.Context, a Account) (*Client, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
-	origin, err := jid.New(a.Username, a.Domain, a.Resource)
+	user := a.Username
+	mechanisms := []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1}
+	if a.Anonymous {
+		user, mechanisms = "", []sasl.Mechanism{sasl.Anonymous}
+	}
+	origin, err := jid.New(user, a.Domain, a.Resource)
 	if err != nil {
 		return nil, fmt.Errorf("log in as %s: bad address: %w", a.JID(), err)
 	}
@@ -88,7 +96,7 @@ func Dial(ctx context.Context, a Account) (*Client, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	s, err := xmpp.NewClientSession(ctx, origin, conn,
 		xmpp.StartTLS(tlsCfg),
-		xmpp.SASL("", a.Password, sasl.ScramSha256, sasl.ScramSha1),
+		xmpp.SASL("", a.Password, mechanisms...),
 		xmpp.BindResource(),
 	)
 	stop()

@@ -22,6 +22,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/plugin/manifest"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 )
 
 // DefaultStagingDir is where the provisioner uploads its files on the machine.
@@ -32,8 +33,33 @@ type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
 
 	// The role the image is baked for: `jvb` (a videobridge) or `jms` (the
-	// Jitsi Meet server: Apache, prosody, jicofo). Required.
+	// Jitsi Meet server: web server, prosody, jicofo, coturn). Required.
 	Role string `mapstructure:"role" required:"true"`
+	// Web server of a `jms` image: `nginx` (the default, Jitsi's own) or
+	// `apache` (the seed procedure's, e.g. for Shibboleth). It is installed
+	// before the Jitsi packages, which configure the one they find. Either
+	// way the JMS runs coturn, the TURN server prosody advertises to
+	// clients (3478/udp, and 5349/tcp with TLS for clients behind firewalls
+	// that pass only TCP): with nginx, Jitsi's `jitsi-meet-turnserver`
+	// package sets it up; with Apache, which that package does not support
+	// in older releases, coturn is baked in and first boot configures it.
+	// First boot gives coturn and prosody a TURN secret of the node's own.
+	// Not allowed for `jvb`.
+	WebServer string `mapstructure:"web_server"`
+	// Firewall that first boot opens the role's ports in: `ufw` adds `ufw
+	// allow` rules (idempotent) when ufw is installed on the node, and
+	// nothing when it is not (the agent logs it). It does not enable ufw:
+	// do that yourself once SSH is allowed. Ports: `jms` 80/tcp, 443/tcp,
+	// 3478/udp, 5349/tcp and 5222/tcp (see `firewall_bridge_networks`),
+	// plus 10000/udp when it runs its own bridge; `jvb` 10000/udp. Empty
+	// (the default): no rules.
+	Firewall string `mapstructure:"firewall"`
+	// With `firewall` on a `jms`: the networks (CIDR) the bridges connect
+	// to prosody's port 5222 from, e.g. `["10.0.0.0/16"]`. Only they may
+	// reach it. Empty: 5222 is opened to any address, and first boot logs
+	// a warning (bridges log in with the secret, but the port should not
+	// face the internet).
+	FirewallBridgeNetworks []string `mapstructure:"firewall_bridge_networks"`
 	// Base URL of the Jitsi apt repository (`https`, `http` or `file`).
 	// Defaults to `https://download.jitsi.org`. Credentials go in
 	// `apt_username`/`apt_password`, never in the URL (rejected). A
@@ -68,7 +94,8 @@ type Config struct {
 	// `{ "jitsi-videobridge2" = "2.3-160-g97a1f15f-1" }`. Keys:
 	// `jitsi-videobridge2` for `jvb`; `jitsi-meet`, `jitsi-meet-web`,
 	// `jitsi-meet-web-config`, `jitsi-meet-prosody`, `jicofo`,
-	// `jitsi-videobridge2` for `jms`. Unlisted packages get the repository's
+	// `jitsi-videobridge2` for `jms`, and `jitsi-meet-turnserver` for a
+	// `jms` with nginx. Unlisted packages get the repository's
 	// newest. Every Jitsi package of the image is pinned (priority 1001) to
 	// the version it was baked with (and held when installed), whether
 	// listed here or not, so first boot and later upgrades install exactly
@@ -97,6 +124,8 @@ type Config struct {
 	keyData []byte
 	// agentData is agent_file's content, read and checked by Prepare.
 	agentData []byte
+	// image is the image config Prepare made (web server, firewall).
+	image nodeconfig.Image
 }
 
 // debianVersion is Debian policy's version syntax ([epoch:]upstream[-revision]).
@@ -159,6 +188,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		}
 	}
 
+	c.prepareImage(add)
 	c.prepareKey(add)
 	c.prepareAgent(add)
 	c.prepareCredentials(add, repo)
@@ -175,6 +205,42 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		return errs
 	}
 	return nil
+}
+
+// prepareImage checks web_server and the firewall settings, and keeps
+// them as the image config every node of the image reads at boot.
+func (c *Config) prepareImage(add func(string, ...any)) {
+	role := node.Role(c.Role)
+	img := nodeconfig.Image{Version: nodeconfig.ImageVersion, Role: role}
+	switch {
+	case role == node.RoleJMS && c.WebServer == "":
+		img.WebServer = jitsi.DefaultWebServer
+	case role == node.RoleJMS && !jitsi.WebServer(c.WebServer).Valid():
+		add("web_server: %q is not a web server; use one of %s", c.WebServer, jitsi.WebServerList())
+	case role == node.RoleJMS:
+		img.WebServer = jitsi.WebServer(c.WebServer)
+	case c.WebServer != "":
+		add("web_server: only a jms image has a web server; remove it from this %s build", c.Role)
+	}
+	switch c.Firewall {
+	case "":
+		if len(c.FirewallBridgeNetworks) > 0 {
+			add(`firewall_bridge_networks: needs firewall = %q`, jitsi.FirewallUFW)
+		}
+	case jitsi.FirewallUFW:
+		img.Firewall = &nodeconfig.Firewall{Tool: c.Firewall, BridgeNetworks: c.FirewallBridgeNetworks}
+		if role != node.RoleJMS && len(c.FirewallBridgeNetworks) > 0 {
+			add("firewall_bridge_networks: only a jms opens a port to the bridges; remove it from this %s build", c.Role)
+		}
+		for i, n := range c.FirewallBridgeNetworks {
+			if p := nodeconfig.NetworkProblem(n); p != "" {
+				add("firewall_bridge_networks[%d]: %q %s", i, n, p)
+			}
+		}
+	default:
+		add(`firewall: %q is not supported; use %q or leave it unset`, c.Firewall, jitsi.FirewallUFW)
+	}
+	c.image = img
 }
 
 func (c *Config) setDefaults() {
@@ -256,7 +322,7 @@ func (c *Config) prepareCredentials(add func(string, ...any), repo *url.URL) {
 }
 
 func (c *Config) prepareVersions(add func(string, ...any)) {
-	bake, ok := jitsi.RoleBake(node.Role(c.Role))
+	bake, ok := jitsi.RoleBake(node.Role(c.Role), c.image.WebServer)
 	keys := make([]string, 0, len(c.Versions))
 	for k := range c.Versions {
 		keys = append(keys, k)
@@ -268,7 +334,7 @@ func (c *Config) prepareVersions(add func(string, ...any)) {
 		case !jitsi.IsRepoPackage(k):
 			add("versions: %q is not a Jitsi package; use one of %s", k, strings.Join(jitsi.RepoPackages, ", "))
 		case ok && !contains(bake.Packages(), k):
-			add("versions: %q is not part of a %s image, which has %s", k, c.Role, strings.Join(bake.Packages(), ", "))
+			add("versions: %q is not part of a %s image%s, which has %s", k, c.Role, c.webServerNote(), strings.Join(bake.Packages(), ", "))
 		}
 		if !debianVersion.MatchString(v) {
 			add("versions: %q: %q is not a Debian version (like 2.3-160-g97a1f15f-1)", k, v)
@@ -283,6 +349,14 @@ func (c *Config) prepareVersions(add func(string, ...any)) {
 				jitsi.PkgJVB, c.Versions[jitsi.PkgJVB])
 		}
 	}
+}
+
+// webServerNote names a jms image's web server in messages.
+func (c *Config) webServerNote() string {
+	if c.image.WebServer == "" {
+		return ""
+	}
+	return " with " + string(c.image.WebServer)
 }
 
 func contains(list []string, s string) bool {

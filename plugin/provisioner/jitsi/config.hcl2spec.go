@@ -10,25 +10,28 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName     *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType   *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion   *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug         *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce         *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError       *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars      map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	Role                *string           `mapstructure:"role" required:"true" cty:"role" hcl:"role"`
-	AptRepoURL          *string           `mapstructure:"apt_repo_url" cty:"apt_repo_url" hcl:"apt_repo_url"`
-	AptRepoDist         *string           `mapstructure:"apt_repo_dist" cty:"apt_repo_dist" hcl:"apt_repo_dist"`
-	AptKeyFile          *string           `mapstructure:"apt_key_file" cty:"apt_key_file" hcl:"apt_key_file"`
-	AptKeyURL           *string           `mapstructure:"apt_key_url" cty:"apt_key_url" hcl:"apt_key_url"`
-	AptUsername         *string           `mapstructure:"apt_username" cty:"apt_username" hcl:"apt_username"`
-	AptPassword         *string           `mapstructure:"apt_password" cty:"apt_password" hcl:"apt_password"`
-	Versions            map[string]string `mapstructure:"versions" cty:"versions" hcl:"versions"`
-	StagingDir          *string           `mapstructure:"staging_directory" cty:"staging_directory" hcl:"staging_directory"`
-	ManifestFile        *string           `mapstructure:"manifest_file" cty:"manifest_file" hcl:"manifest_file"`
-	AgentFile           *string           `mapstructure:"agent_file" cty:"agent_file" hcl:"agent_file"`
+	PackerBuildName        *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType      *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion      *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug            *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce            *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError          *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars         map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars    []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	Role                   *string           `mapstructure:"role" required:"true" cty:"role" hcl:"role"`
+	WebServer              *string           `mapstructure:"web_server" cty:"web_server" hcl:"web_server"`
+	Firewall               *string           `mapstructure:"firewall" cty:"firewall" hcl:"firewall"`
+	FirewallBridgeNetworks []string          `mapstructure:"firewall_bridge_networks" cty:"firewall_bridge_networks" hcl:"firewall_bridge_networks"`
+	AptRepoURL             *string           `mapstructure:"apt_repo_url" cty:"apt_repo_url" hcl:"apt_repo_url"`
+	AptRepoDist            *string           `mapstructure:"apt_repo_dist" cty:"apt_repo_dist" hcl:"apt_repo_dist"`
+	AptKeyFile             *string           `mapstructure:"apt_key_file" cty:"apt_key_file" hcl:"apt_key_file"`
+	AptKeyURL              *string           `mapstructure:"apt_key_url" cty:"apt_key_url" hcl:"apt_key_url"`
+	AptUsername            *string           `mapstructure:"apt_username" cty:"apt_username" hcl:"apt_username"`
+	AptPassword            *string           `mapstructure:"apt_password" cty:"apt_password" hcl:"apt_password"`
+	Versions               map[string]string `mapstructure:"versions" cty:"versions" hcl:"versions"`
+	StagingDir             *string           `mapstructure:"staging_directory" cty:"staging_directory" hcl:"staging_directory"`
+	ManifestFile           *string           `mapstructure:"manifest_file" cty:"manifest_file" hcl:"manifest_file"`
+	AgentFile              *string           `mapstructure:"agent_file" cty:"agent_file" hcl:"agent_file"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -52,6 +55,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_user_variables":      &hcldec.AttrSpec{Name: "packer_user_variables", Type: cty.Map(cty.String), Required: false},
 		"packer_sensitive_variables": &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"role":                       &hcldec.AttrSpec{Name: "role", Type: cty.String, Required: false},
+		"web_server":                 &hcldec.AttrSpec{Name: "web_server", Type: cty.String, Required: false},
+		"firewall":                   &hcldec.AttrSpec{Name: "firewall", Type: cty.String, Required: false},
+		"firewall_bridge_networks":   &hcldec.AttrSpec{Name: "firewall_bridge_networks", Type: cty.List(cty.String), Required: false},
 		"apt_repo_url":               &hcldec.AttrSpec{Name: "apt_repo_url", Type: cty.String, Required: false},
 		"apt_repo_dist":              &hcldec.AttrSpec{Name: "apt_repo_dist", Type: cty.String, Required: false},
 		"apt_key_file":               &hcldec.AttrSpec{Name: "apt_key_file", Type: cty.String, Required: false},

@@ -62,6 +62,10 @@ func TestPrepareValid(t *testing.T) {
 		"jvb version":       with(minimal("jvb"), "versions", map[string]string{"jitsi-videobridge2": "2.3-160-g97a1f15f-1"}),
 		"jms versions":      with(minimal("jms"), "versions", map[string]string{"jitsi-meet": "2.0.9823-1", "jicofo": "1:1.0-1100-1"}),
 		"staging directory": with(minimal("jms"), "staging_directory", "/var/tmp/bake/"),
+		"jms apache":        with(minimal("jms"), "web_server", "apache"),
+		"jms nginx turn":    with(minimal("jms"), "web_server", "nginx", "versions", map[string]string{"jitsi-meet-turnserver": "2.0.9823-1"}),
+		"jms ufw":           with(minimal("jms"), "firewall", "ufw", "firewall_bridge_networks", []string{"10.0.0.0/16", "2001:db8::/32"}),
+		"jvb ufw":           with(minimal("jvb"), "firewall", "ufw"),
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -115,6 +119,14 @@ func TestPrepareErrors(t *testing.T) {
 		{"staging injection", with(minimal("jvb"), "staging_directory", "/tmp/x;reboot"), []string{`staging_directory: "/tmp/x;reboot"`}},
 		{"staging dotdot", with(minimal("jvb"), "staging_directory", "/tmp/../etc"), []string{"staging_directory:", "(no '..')"}},
 		{"manifest dir", with(minimal("jvb"), "manifest_file", dir), []string{"manifest_file:", "is a directory"}},
+		{"web server unknown", with(minimal("jms"), "web_server", "lighttpd"), []string{`web_server: "lighttpd" is not a web server; use one of nginx, apache`}},
+		{"web server on jvb", with(minimal("jvb"), "web_server", "nginx"), []string{"web_server: only a jms image has a web server; remove it from this jvb build"}},
+		{"turnserver with apache", with(minimal("jms"), "web_server", "apache", "versions", map[string]string{"jitsi-meet-turnserver": "2.0.9823-1"}),
+			[]string{`versions: "jitsi-meet-turnserver" is not part of a jms image with apache`}},
+		{"firewall unknown", with(minimal("jms"), "firewall", "nftables"), []string{`firewall: "nftables" is not supported; use "ufw" or leave it unset`}},
+		{"networks without firewall", with(minimal("jms"), "firewall_bridge_networks", []string{"10.0.0.0/8"}), []string{`firewall_bridge_networks: needs firewall = "ufw"`}},
+		{"networks on jvb", with(minimal("jvb"), "firewall", "ufw", "firewall_bridge_networks", []string{"10.0.0.0/8"}), []string{"firewall_bridge_networks: only a jms opens a port to the bridges"}},
+		{"network host bits", with(minimal("jms"), "firewall", "ufw", "firewall_bridge_networks", []string{"10.0.0.7/8"}), []string{`firewall_bridge_networks[0]: "10.0.0.7/8" has host bits set: write 10.0.0.0/8`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

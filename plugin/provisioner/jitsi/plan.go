@@ -21,6 +21,7 @@ const (
 	fileAgent    = "jitsi-node"
 	fileSeed     = "bake.seed"
 	fileAuth     = "apt-auth.conf"
+	fileImage    = "image.yaml"
 	fileStamp    = "image-stamp.json"
 )
 
@@ -57,8 +58,12 @@ type Plan struct {
 
 // NewPlan builds the plan of cfg (prepared) on o, with the binary keyring
 // and the node agent built for the machine's architecture.
-func NewPlan(cfg *Config, o jitsi.OS, arch string, keyring, agent []byte) Plan {
-	bake, _ := jitsi.RoleBake(node.Role(cfg.Role))
+func NewPlan(cfg *Config, o jitsi.OS, arch string, keyring, agent []byte) (Plan, error) {
+	bake, _ := jitsi.RoleBake(node.Role(cfg.Role), cfg.image.WebServer)
+	image, err := cfg.image.Marshal()
+	if err != nil {
+		return Plan{}, err
+	}
 	dir := cfg.StagingDir
 	p := Plan{StagingDir: dir}
 	add := func(name string, data []byte, secret bool) {
@@ -68,6 +73,7 @@ func NewPlan(cfg *Config, o jitsi.OS, arch string, keyring, agent []byte) Plan {
 	add(fileSettings, settings(cfg, o, arch, bake), false)
 	add(fileKeyring, keyring, false)
 	add(fileAgent, agent, false)
+	add(fileImage, image, false)
 	if seed := bakeSeed(bake); len(seed) > 0 {
 		add(fileSeed, seed, false)
 	}
@@ -80,7 +86,7 @@ func NewPlan(cfg *Config, o jitsi.OS, arch string, keyring, agent []byte) Plan {
 		p.Steps = append(p.Steps, StepUniverse)
 	}
 	p.Steps = append(p.Steps, StepRepo, StepInstall, StepServices, StepAgent, StepVersions, StepStamp, StepClean)
-	return p
+	return p, nil
 }
 
 // StampPath is where the image's stamp is uploaded before StepStamp.
@@ -134,6 +140,7 @@ func settings(cfg *Config, o jitsi.OS, arch string, bake jitsi.Bake) []byte {
 	kv("JITSI_SEED_UPLOAD", fileSeed)
 	kv("JITSI_AUTH_UPLOAD", fileAuth)
 	kv("JITSI_AGENT_UPLOAD", fileAgent)
+	kv("JITSI_IMAGE_UPLOAD", fileImage)
 	kv("JITSI_AGENT", jitsi.AgentBinary)
 	kv("JITSI_STAMP_UPLOAD", fileStamp)
 	kv("JITSI_IMAGE_STAMP", jitsi.ImageStampFile)

@@ -49,7 +49,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		return fmt.Errorf("remove old manifest %s: %w", cfg.ManifestFile, err)
 	}
 
-	ui.Say(fmt.Sprintf("jitsi: baking a %s image: detecting the operating system", cfg.Role))
+	ui.Say(fmt.Sprintf("jitsi: baking a %s image%s: detecting the operating system", cfg.Role, cfg.webServerNote()))
 	var osRelease bytes.Buffer
 	if code, err := run(ctx, comm, &packersdk.RemoteCmd{Command: OSReleaseCommand, Stdout: &osRelease}); err != nil {
 		return fmt.Errorf("read /etc/os-release: %w", err)
@@ -87,7 +87,10 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err != nil {
 		return err
 	}
-	plan := NewPlan(cfg, target, arch, keyring, agent)
+	plan, err := NewPlan(cfg, target, arch, keyring, agent)
+	if err != nil {
+		return err
+	}
 
 	if code, err := run(ctx, comm, &packersdk.RemoteCmd{Command: plan.PrepareCommand()}); err != nil || code != 0 {
 		return fmt.Errorf("create staging directory %s: %w", plan.StagingDir, exitError(code, err))

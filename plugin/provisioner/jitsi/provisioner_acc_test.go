@@ -37,7 +37,7 @@ const accSecret = "acc-Secret-7f3b9c1e-pw"
 //   - "fedora": /etc/os-release names an unsupported OS → the provisioner
 //     refuses before uploading anything;
 //   - "ubuntu": /etc/os-release claims Ubuntu 18.04 → the provisioner uploads
-//     its script, settings, keyring, agent and the repository credentials
+//     its script, settings, keyring, agent, image config and the repository credentials
 //     over SFTP, runs the script's preflight, which finds no apt-get → exit 3;
 //     the staging directory (with the credentials) is removed anyway.
 //
@@ -89,10 +89,11 @@ func TestAccProvisionOverSSH(t *testing.T) {
 	if _, err := os.Stat(ubuntu.Path("/tmp/packer-jitsi")); !os.IsNotExist(err) {
 		t.Errorf("ubuntu: staging directory with the credentials was left behind (%v)", err)
 	}
-	// sshd's own log: six SFTP uploads to the ubuntu root (script, settings,
-	// keyring, agent, debconf seed, credentials), none to the fedora one.
-	if n := strings.Count(sshUbuntu.Log(), "subsystem 'sftp'"); n != 6 {
-		t.Errorf("ubuntu: sshd saw %d SFTP sessions, want 6 uploads:\n%s", n, sshUbuntu.Log())
+	// sshd's own log: seven SFTP uploads to the ubuntu root (script,
+	// settings, keyring, agent, image config, debconf seed, credentials),
+	// none to the fedora one.
+	if n := strings.Count(sshUbuntu.Log(), "subsystem 'sftp'"); n != 7 {
+		t.Errorf("ubuntu: sshd saw %d SFTP sessions, want 7 uploads:\n%s", n, sshUbuntu.Log())
 	}
 	if n := strings.Count(sshFedora.Log(), "subsystem 'sftp'"); n != 0 {
 		t.Errorf("fedora: sshd saw %d SFTP sessions, want none:\n%s", n, sshFedora.Log())

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,6 +54,7 @@ func expectedPlan(role string, ubuntu bool) []string {
 		"upload: " + dir + "/settings.env",
 		"upload: " + dir + "/jitsi-keyring.gpg",
 		"upload: " + dir + "/jitsi-node",
+		"upload: " + dir + "/image.yaml",
 	}
 	if role == "jvb" {
 		plan = append(plan, "upload: "+dir+"/bake.seed")
@@ -95,6 +97,36 @@ func TestProvisionPlan(t *testing.T) {
 					comm.files["/tmp/packer-jitsi/settings.env"])
 			})
 		}
+	}
+}
+
+// TestProvisionWebServers: a jms image's web server and firewall settings
+// decide its bake (golden settings) and the image config every node reads
+// (golden image.yaml).
+func TestProvisionWebServers(t *testing.T) {
+	for name, raw := range map[string]map[string]interface{}{
+		"jms-nginx":      minimal("jms"),
+		"jms-apache-ufw": with(minimal("jms"), "web_server", "apache", "firewall", "ufw", "firewall_bridge_networks", []string{"10.0.0.0/16"}),
+		"jvb-ufw":        with(minimal("jvb"), "firewall", "ufw"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			versions := jmsVersions
+			if strings.HasPrefix(name, "jvb") {
+				versions = jvbVersions
+			}
+			p := prepared(t, with(raw, "manifest_file", filepath.Join(t.TempDir(), "m.json")))
+			comm := newRecordingComm(machine(osReleases["debian 12"], versions))
+			ui, _ := testUI()
+			if err := p.Provision(context.Background(), ui, comm, nil); err != nil {
+				t.Fatalf("Provision: %v", err)
+			}
+			golden(t, "settings-"+name+".env", comm.files["/tmp/packer-jitsi/settings.env"])
+			golden(t, "image-"+name+".yaml", comm.files["/tmp/packer-jitsi/image.yaml"])
+			step := "bash '/tmp/packer-jitsi/jitsi-provision' '/tmp/packer-jitsi/settings.env' agent"
+			if !slices.Contains(comm.events, "run: "+step) {
+				t.Errorf("no agent step: %v", comm.events)
+			}
+		})
 	}
 }
 
