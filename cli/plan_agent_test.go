@@ -28,6 +28,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
+	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/nodeconfig"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/registry/regapi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/testvectors"
 )
@@ -85,10 +86,17 @@ func TestPlanListsWhatTheAgentWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			root, run := applyOnScratchRoot(t, u, md.URL, health.URL)
-			got := filesUnder(t, root)
 			want := map[string]string{}
 			for _, f := range p.Files {
 				want[f.Path] = f.Owner + " " + f.Mode
+			}
+			got := filesUnder(t, root)
+			// What the packages' postinsts wrote is theirs, unless the
+			// agent takes it over (the plan then lists it).
+			for _, path := range run.packageFiles() {
+				if _, ok := want[path]; !ok {
+					delete(got, path)
+				}
 			}
 			for path, ownerMode := range got {
 				if w, ok := want[path]; !ok {
@@ -120,8 +128,10 @@ func TestPlanListsWhatTheAgentWrites(t *testing.T) {
 func planCalls(p plan.Plan) []string {
 	var out []string
 	for _, c := range p.Commands {
-		if strings.HasPrefix(c.Run, "systemctl ") {
-			out = append(out, c.Run)
+		for _, run := range strings.Split(c.Run, "; ") {
+			if strings.HasPrefix(run, "systemctl ") {
+				out = append(out, run)
+			}
 		}
 	}
 	for _, s := range p.Services {
@@ -169,6 +179,15 @@ func applyOnScratchRoot(t *testing.T, u *plan.UserData, metadataURL, bridgeAPI s
 	for path, content := range scratchSetup {
 		writeRooted(t, root, path, content, 0o644)
 	}
+	if u.Spec.Role == node.RoleJMS {
+		// A JMS image as a bake leaves it: image.yaml with Jitsi's default
+		// web server (what the plan shows).
+		img, err := nodeconfig.Image{Version: nodeconfig.ImageVersion, Role: node.RoleJMS, WebServer: jitsi.DefaultWebServer}.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeRooted(t, root, jitsi.ImageConfig, string(img), 0o644)
+	}
 	writeRooted(t, root, instanceIDFile, fmt.Sprintf("i-%x", sha256.Sum256([]byte(t.Name())))[:19]+"\n", 0o644)
 	for path, content := range fakecloud.DMI(nat.EC2) {
 		writeRooted(t, root, path, content, 0o444)
@@ -184,7 +203,7 @@ func applyOnScratchRoot(t *testing.T, u *plan.UserData, metadataURL, bridgeAPI s
 			joins += jitsi.MUCJoined + jitsi.BreweryJID(sh.JMSFQDN) + "\n"
 		}
 	}
-	run := &recordingRunner{onBridgeStart: func() {
+	run := &recordingRunner{root: root, spec: u.Spec, onBridgeStart: func() {
 		_ = os.MkdirAll(filepath.Join(root, filepath.Dir(jitsi.JVBLogFile)), 0o755)
 		f, err := os.OpenFile(filepath.Join(root, jitsi.JVBLogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err == nil {
@@ -209,8 +228,9 @@ func applyOnScratchRoot(t *testing.T, u *plan.UserData, metadataURL, bridgeAPI s
 // scratchSetup are the files of the image and the cloud the test lays
 // down itself: not the agent's doing.
 var scratchSetup = map[string]string{
-	"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\njvb:x:997:997::/usr/share/jitsi-videobridge:/bin/bash\n",
-	"/etc/group":  "root:x:0:\njitsi:x:997:\n",
+	"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\njvb:x:997:997::/usr/share/jitsi-videobridge:/bin/bash\n" +
+		"prosody:x:996:996::/var/lib/prosody:/usr/sbin/nologin\nturnserver:x:995:995::/:/usr/sbin/nologin\n",
+	"/etc/group": "root:x:0:\njitsi:x:997:\nprosody:x:996:\nturnserver:x:995:\n",
 }
 
 // instanceIDFile is cloud-init's record of the instance (each case's own:
@@ -221,8 +241,8 @@ const instanceIDFile = "/var/lib/cloud/data/instance-id"
 // own setup and the DMI fixture) to "owner mode".
 func filesUnder(t *testing.T, root string) map[string]string {
 	t.Helper()
-	names := map[uint32]string{0: "root", 997: "jvb"}
-	groups := map[uint32]string{0: "root", 997: "jitsi"}
+	names := map[uint32]string{0: "root", 997: "jvb", 996: "prosody", 995: "turnserver"}
+	groups := map[uint32]string{0: "root", 997: "jitsi", 996: "prosody", 995: "turnserver"}
 	out := map[string]string{}
 	dmi := fakecloud.DMI(nat.EC2)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -231,7 +251,8 @@ func filesUnder(t *testing.T, root string) map[string]string {
 		}
 		rel := "/" + strings.TrimPrefix(p, root+"/")
 		// The bridge's own log (the fake bridge writes it): not the agent's.
-		if _, ok := scratchSetup[rel]; ok || rel == instanceIDFile || rel == jitsi.JVBLogFile {
+		// image.yaml is the bake's (a JMS's; see applyOnScratchRoot).
+		if _, ok := scratchSetup[rel]; ok || rel == instanceIDFile || rel == jitsi.JVBLogFile || rel == jitsi.ImageConfig {
 			return nil
 		}
 		if _, ok := dmi[rel]; ok {
@@ -265,10 +286,16 @@ func modeString(m fs.FileMode) string {
 }
 
 // recordingRunner stands in for the node's programs: a healthy machine
-// whose JMS packages are still only in the apt cache.
+// whose JMS packages are still only in the apt cache. Its apt-get install
+// writes what the packages' postinsts write (jitsi-meet-web-config's
+// self-signed certificate, jitsi-meet-prosody's world-readable vhost
+// config, jitsi-meet-turnserver's coturn config).
 type recordingRunner struct {
+	root string
+	spec node.Spec
 	mu   sync.Mutex
 	cmds []system.Cmd
+	pkg  []string // files the packages wrote
 	// onBridgeStart runs when jitsi-videobridge2 is (re)started.
 	onBridgeStart func()
 }
@@ -279,6 +306,9 @@ func (r *recordingRunner) Run(_ context.Context, c system.Cmd) ([]byte, error) {
 	r.mu.Unlock()
 	if r.onBridgeStart != nil && c.Name == "systemctl" && len(c.Args) > 1 && (c.Args[0] == "restart" || c.Args[0] == "start") && c.Args[1] == jitsi.SvcJVB+".service" {
 		r.onBridgeStart()
+	}
+	if c.Name == "apt-get" && slices.Contains(c.Args, "install") {
+		r.postinsts(c.Args)
 	}
 	switch {
 	case c.Name == "systemctl" && len(c.Args) > 0 && (c.Args[0] == "is-failed" || c.Args[0] == "is-active"):
@@ -292,6 +322,40 @@ func (r *recordingRunner) Run(_ context.Context, c system.Cmd) ([]byte, error) {
 }
 
 func (r *recordingRunner) LookPath(name string) (string, error) { return "/usr/bin/" + name, nil }
+
+// postinsts writes what the installed packages' postinsts would.
+func (r *recordingRunner) postinsts(args []string) {
+	crt, key := jitsi.WebCert(r.spec)
+	files := map[string][]struct{ path, content string }{
+		jitsi.PkgMeetWebConfig: {{crt, "-----BEGIN CERTIFICATE-----\n"}, {key, "-----BEGIN PRIVATE KEY-----\n"}},
+		jitsi.PkgMeetProsody:   {{jitsi.ProsodyHostConfig(r.spec.JMSFQDN), "external_service_secret = \"from-debconf\"\n"}},
+		jitsi.PkgMeetTurn:      {{jitsi.TurnServerConfig, "# jitsi-meet coturn config. Do not modify this line\n"}},
+	}
+	// jitsi-meet depends on jitsi-meet-web-config, which apt installs with it.
+	if slices.Contains(args, jitsi.PkgMeet) && !slices.Contains(args, jitsi.PkgMeetWebConfig) {
+		args = append(args, jitsi.PkgMeetWebConfig)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range args {
+		for _, f := range files[a] {
+			p := filepath.Join(r.root, f.path)
+			if _, err := os.Stat(p); err == nil {
+				continue // the operator's own certificate
+			}
+			_ = os.MkdirAll(filepath.Dir(p), 0o755)
+			if os.WriteFile(p, []byte(f.content), 0o644) == nil {
+				r.pkg = append(r.pkg, f.path)
+			}
+		}
+	}
+}
+
+func (r *recordingRunner) packageFiles() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.pkg)
+}
 
 // systemctl lists the calls that change units, in order.
 func (r *recordingRunner) systemctl() []string {

@@ -164,6 +164,36 @@ func shardsOf(s node.Spec) []Shard {
 	return out
 }
 
+// turnSettings are the keys of coturn's config (key=value, or a bare
+// flag); static-auth-secret is the node's TURN secret, made at its first
+// boot and never in a plan. A key set on several lines is one setting,
+// its values joined with ", " (settings are keyed by name).
+func turnSettings(content []byte) []Setting {
+	var out []Setting
+	at := map[string]int{}
+	for _, line := range strings.Split(string(content), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			v = "(set)"
+		}
+		if i, ok := at[k]; ok {
+			out[i].Value += ", " + v
+			continue
+		}
+		at[k] = len(out)
+		st := Setting{Key: k, Value: v}
+		if k == "static-auth-secret" {
+			st = Setting{Key: k, Value: Masked, Secret: true, AtBoot: "the node's TURN secret (" + jitsi.TurnSecretState + ")"}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
 // jms is what apply does on a JMS: debconf answers, the packages, the
 // certificate, the bridge account, the services.
 func (p *Plan) jms(u *UserData, s node.Spec) error {
@@ -201,10 +231,28 @@ func (p *Plan) jms(u *UserData, s node.Spec) error {
 		}
 		p.Services = append(p.Services, sv)
 	}
+	// coturn's files come from the TURN secret the node makes at its first
+	// boot and the web certificate its packages make: their paths, owners
+	// and modes are known now, their content at boot.
+	turn, err := jitsi.TurnFiles(s.JMSFQDN, strings.Repeat("x", jitsi.TurnSecretLength), nil, nil)
+	if err != nil {
+		return err
+	}
+	for _, f := range turn {
+		out := File{Path: f.Path, Owner: f.Owner, Mode: mode(f.Mode), WrittenBy: ByAgent, Kind: KindCopy,
+			Purpose: "coturn's copy of the web certificate or key (turnserver cannot read the originals)",
+			When:    "every boot, from the web certificate"}
+		if f.Path == jitsi.TurnServerConfig {
+			out.Kind, out.Purpose, out.When = KindFile, "coturn: TURN for the JMS's FQDN", "every boot"
+			out.Settings = turnSettings(f.Content)
+		}
+		p.Files = append(p.Files, out)
+	}
+	p.Files = append(p.Files, File{Path: jitsi.ProsodyHostConfig(s.JMSFQDN), Owner: jitsi.ProsodyOwner, Mode: "0640", WrittenBy: ByAgent,
+		Kind: KindCopy, Purpose: "jitsi-meet-prosody's vhost config, closed: it holds the TURN secret (external_service_secret)",
+		When: "every boot, once the package wrote it (its content is the package's)"})
 	p.AtBoot = append(p.AtBoot,
-		"the image's web server (image.yaml): with "+string(jitsi.WebApache)+", "+jitsi.PkgMeetTurn+" is not installed (coturn is baked in)",
-		"coturn's "+jitsi.TurnServerConfig+" ("+jitsi.TurnOwner+" 0640) and its copies of the web certificate and key in "+jitsi.CoturnCertDir+
-			", from the TURN secret; prosody's "+jitsi.ProsodyHostConfig(s.JMSFQDN)+" made "+jitsi.ProsodyOwner+" 0640 (it holds the TURN secret)")
+		"the image's web server (image.yaml): with "+string(jitsi.WebApache)+", "+jitsi.PkgMeetTurn+" is not installed (coturn is baked in)")
 	p.AtBoot = append(p.AtBoot, "which of "+strings.Join(packages, ", ")+" the image lacks: those are installed")
 	return nil
 }

@@ -113,6 +113,7 @@ const (
 	KindFile   = "file"   // a config file or unit
 	KindLink   = "link"   // a symlink (an enabled unit)
 	KindRecord = "record" // the agent's own record under /var/lib/jitsi-node
+	KindCopy   = "copy"   // a copy of a file the node makes at boot (a certificate, a key)
 )
 
 // Setting is one key a file (or debconf) sets.
