@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,8 +29,7 @@ type Server struct {
 	// Config is the configuration it runs, as the agent renders it but for
 	// the loopback substitutions.
 	Config string
-	cmd    *exec.Cmd
-	exit   chan error
+	proc   *testutil.Daemon
 }
 
 // Start runs coturn for realm (a JMS's FQDN) with secret as its
@@ -43,7 +41,7 @@ func Start(t testing.TB, realm, secret string) *Server {
 	if err != nil {
 		t.Fatalf("coturn is not installed (Debian package coturn; `make deps` installs it): %v", err)
 	}
-	s := &Server{Dir: t.TempDir(), exit: make(chan error, 1)}
+	s := &Server{Dir: t.TempDir()}
 	crt, key := testutil.SelfSignedCert(t, realm)
 	crtPEM, _ := os.ReadFile(crt)
 	keyPEM, _ := os.ReadFile(key)
@@ -83,20 +81,16 @@ func Start(t testing.TB, realm, secret string) *Server {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(bin, "-c", cfg)
-	s.cmd.Dir = s.Dir
+	cmd := exec.Command(bin, "-c", cfg)
+	cmd.Dir = s.Dir
 	out, err := os.Create(filepath.Join(s.Dir, "stdout.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start coturn: %v", err)
-	}
+	cmd.Stdout, cmd.Stderr = out, out
+	s.proc = testutil.StartDaemon(t, "coturn", cmd)
 	out.Close()
-	go func() { s.exit <- s.cmd.Wait() }()
-	t.Cleanup(func() { s.Stop(t) })
-	if err := s.waitReady(20 * time.Second); err != nil {
+	if err := s.proc.WaitTCP(s.TLSPort, 20*time.Second); err != nil {
 		t.Fatalf("coturn did not start: %v\n--- its log:\n%s", err, s.Log())
 	}
 	// coturn goes on past an option it does not know: the agent's config
@@ -117,39 +111,8 @@ func (s *Server) Log() string {
 	return b.String()
 }
 
-// Stop ends coturn by its PID: SIGTERM, then SIGKILL after 10 s.
-func (s *Server) Stop(t testing.TB) {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exit:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exit
-		t.Logf("coturn (pid %d) did not stop on SIGTERM; killed", s.cmd.Process.Pid)
-	}
-	s.cmd = nil
-}
-
-func (s *Server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(s.TLSPort))
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-s.exit:
-			return fmt.Errorf("exited: %v", err)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("nothing listens on %s after %s", addr, limit)
-}
+// Stop ends coturn by its PID (t's cleanup does too).
+func (s *Server) Stop(t testing.TB) { s.proc.Stop(t) }
 
 func freeTCP(t testing.TB) int {
 	t.Helper()

@@ -16,11 +16,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
+	"github.com/jitsi-packer/packer-plugin-jitsi/internal/testutil"
 )
 
 // templateFQDN is the placeholder host of Jitsi's vhost template.
@@ -39,8 +39,7 @@ type Server struct {
 	TurnSecret string
 	cfg        string
 	log        string
-	cmd        *exec.Cmd
-	exit       chan error
+	proc       *testutil.Daemon
 }
 
 // Template is the path of the stand-in jitsi-meet-prosody's vhost template.
@@ -57,7 +56,7 @@ func Start(t testing.TB, fqdn string) *Server {
 	if err != nil {
 		t.Fatalf("prosody is not installed (Debian package prosody; `make deps` installs it): %v", err)
 	}
-	s := &Server{FQDN: fqdn, Dir: t.TempDir(), exit: make(chan error, 1)}
+	s := &Server{FQDN: fqdn, Dir: t.TempDir()}
 	s.cfg = filepath.Join(s.Dir, "prosody.cfg.lua")
 	s.log = filepath.Join(s.Dir, "prosody.log")
 	certs := filepath.Join(s.Dir, "certs")
@@ -101,53 +100,17 @@ log = { info = %[5]q }
 	if err := os.WriteFile(s.cfg, []byte(global+"\n"+vhosts), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(bin, "--config", s.cfg, "-F")
-	s.cmd.Dir = s.Dir
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start prosody: %v", err)
-	}
-	go func() { s.exit <- s.cmd.Wait() }()
-	t.Cleanup(func() { s.Stop(t) })
-	if err := s.waitReady(20 * time.Second); err != nil {
+	cmd := exec.Command(bin, "--config", s.cfg, "-F")
+	cmd.Dir = s.Dir
+	s.proc = testutil.StartDaemon(t, "prosody", cmd)
+	if err := s.proc.WaitTCP(s.Port, 20*time.Second); err != nil {
 		t.Fatalf("prosody did not start: %v\n--- prosody log:\n%s", err, s.Log())
 	}
 	return s
 }
 
-// Stop ends prosody by its PID: SIGTERM, then SIGKILL after 10 s.
-func (s *Server) Stop(t testing.TB) {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exit:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exit
-		t.Logf("prosody (pid %d) did not stop on SIGTERM; killed", s.cmd.Process.Pid)
-	}
-	s.cmd = nil
-}
-
-func (s *Server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(s.Port))
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-s.exit:
-			return fmt.Errorf("prosody exited: %v", err)
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("nothing listens on %s after %s", addr, limit)
-}
+// Stop ends prosody by its PID (t's cleanup does too).
+func (s *Server) Stop(t testing.TB) { s.proc.Stop(t) }
 
 // Log is prosody's log so far.
 func (s *Server) Log() string {
