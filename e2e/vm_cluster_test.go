@@ -34,21 +34,9 @@ const clusterFQDN = "meet.e2e.test"
 // each other and the host only through the host's loopback.
 func TestVMCluster(t *testing.T) {
 	requireVM(t)
-	start := time.Now()
-	base, jitsiRepo := baseImage(t), fixtureRepo(t)
-	out := outDir(t)
-	repo := repoServer(t, base, jitsiRepo)
-	relay, err := vm.RelayCommand()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := vm.NewSSHKey(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	network := vm.MetadataNetwork
-	api := startRegistry(t, out, network.IP(102))
-	reg := api.flags()
+	pr := newPipelineRun(t, vm.MetadataNetwork)
+	start, base, jitsiRepo, out, repo := pr.start, pr.base, pr.jitsiRepo, pr.out, pr.repo
+	relay, key, network, api, reg := pr.relay, pr.key, pr.network, pr.api, pr.reg
 
 	// --- bake (in the background: the images arrive on channels)
 	var bakes map[string]<-chan bakeResult

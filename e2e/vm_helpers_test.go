@@ -304,3 +304,36 @@ func run(t *testing.T, v *vm.VM, limit time.Duration, script string) string {
 	}
 	return out
 }
+
+// pipelineRun is what a test of the whole pipeline starts from: the Debian
+// 12 base image, the stand-in Jitsi repository and its server, the
+// loopback relay guests reach it through, an SSH key, and a registry
+// served on 127.0.0.1 that guests on network reach at its .102 address.
+type pipelineRun struct {
+	start                time.Time
+	out, base, jitsiRepo string
+	repo                 *vm.RepoServer
+	relay                []string
+	key                  *vm.SSHKey
+	network              vm.Network
+	api                  registryAPI
+	reg                  []string // the CLI's flags for that registry
+}
+
+func newPipelineRun(t *testing.T, network vm.Network) *pipelineRun {
+	t.Helper()
+	r := &pipelineRun{start: time.Now(), network: network}
+	r.base, r.jitsiRepo = baseImage(t), fixtureRepo(t)
+	r.out = outDir(t)
+	r.repo = repoServer(t, r.base, r.jitsiRepo)
+	var err error
+	if r.relay, err = vm.RelayCommand(); err != nil {
+		t.Fatal(err)
+	}
+	if r.key, err = vm.NewSSHKey(r.out); err != nil {
+		t.Fatal(err)
+	}
+	r.api = startRegistry(t, r.out, network.IP(102))
+	r.reg = r.api.flags()
+	return r
+}

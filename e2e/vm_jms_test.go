@@ -46,21 +46,9 @@ var jmsVariants = []jmsVariant{
 // is closed to the harness.
 func TestVMJMS(t *testing.T) {
 	requireVM(t)
-	start := time.Now()
-	base, jitsiRepo := baseImage(t), fixtureRepo(t)
-	out := outDir(t)
-	repo := repoServer(t, base, jitsiRepo)
-	relay, err := vm.RelayCommand()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := vm.NewSSHKey(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	network := vm.DefaultNetwork
-	api := startRegistry(t, out, network.IP(102))
-	reg := api.flags()
+	pr := newPipelineRun(t, vm.DefaultNetwork)
+	start, base, jitsiRepo, out, repo := pr.start, pr.base, pr.jitsiRepo, pr.out, pr.repo
+	relay, key, network, api, reg := pr.relay, pr.key, pr.network, pr.api, pr.reg
 
 	bakes := map[string]<-chan bakeResult{}
 	for _, v := range jmsVariants {

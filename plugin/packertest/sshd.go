@@ -59,7 +59,7 @@ func StartSSHD(t testing.TB, chroot string) *SSHD {
 	if err := os.WriteFile(authorized, pub, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testutil.FreeTCPPort(t)
 	conf := []string{
 		"Port " + strconv.Itoa(port),
 		"ListenAddress 127.0.0.1",
@@ -122,14 +122,4 @@ func StartSSHD(t testing.TB, chroot string) *SSHD {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

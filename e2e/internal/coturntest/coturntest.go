@@ -7,7 +7,6 @@ package coturntest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +48,7 @@ func Start(t testing.TB, realm, secret string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.UDPPort, s.TLSPort = freeUDP(t), freeTCP(t)
+	s.UDPPort, s.TLSPort = testutil.FreeUDPPort(t), testutil.FreeTCPPort(t)
 	var conf string
 	for _, f := range files {
 		p := filepath.Join(s.Dir, filepath.Base(f.Path))
@@ -113,23 +112,3 @@ func (s *Server) Log() string {
 
 // Stop ends coturn by its PID (t's cleanup does too).
 func (s *Server) Stop(t testing.TB) { s.proc.Stop(t) }
-
-func freeTCP(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func freeUDP(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,7 +72,7 @@ func Start(t testing.TB, fqdn string) *Server {
 	vhosts := strings.ReplaceAll(string(tmpl), templateFQDN, fqdn)
 	vhosts = strings.ReplaceAll(vhosts, templateTurnSecret, s.TurnSecret)
 	vhosts = strings.ReplaceAll(vhosts, "/etc/prosody/certs/", certs+"/")
-	s.Port = freePort(t)
+	s.Port = testutil.FreeTCPPort(t)
 	global := fmt.Sprintf(`-- prosodytest: a private prosody for one test.
 run_as_root = true
 daemonize = false
@@ -139,14 +138,4 @@ func (s *Server) Brewery() string { return "jvbbrewery@internal.auth." + s.FQDN 
 // Account is a c2s account on auth.<FQDN> reached on the loopback port.
 func (s *Server) Account(user, password string) xmppc.Account {
 	return xmppc.Account{Host: "127.0.0.1", Port: s.Port, Domain: "auth." + s.FQDN, Username: user, Password: password, InsecureTLS: true}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
