@@ -3,15 +3,23 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/turnc"
+	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/vm"
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/xmppc"
 )
 
@@ -104,7 +112,82 @@ func dialTLS(addr, serverName string) func() (net.Conn, error) {
 	}
 }
 
-// dialUDP "connects" a UDP socket to addr (a qemu udp hostfwd, or coturn).
+// checkUDPAllocationInGuest makes the TURN allocation over UDP from inside
+// guest g (turn-probe, a TEST FIXTURE: qemu's restricted user network drops
+// a guest's UDP replies, so no forward can carry them) on its own address,
+// with svc's credentials on the probe's stdin, and checks a wrong password
+// is refused.
+func checkUDPAllocationInGuest(t *testing.T, what string, g *vm.VM, svc xmppc.Service) {
+	t.Helper()
+	installTurnProbe(t, g)
+	req, err := json.Marshal(map[string]any{"port": svc.Port, "username": svc.Username, "password": svc.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, g, time.Minute, turnProbePath+" <<'TURN_PROBE_REQUEST'\n"+string(req)+"\nTURN_PROBE_REQUEST")
+	var res struct {
+		Server, Relayed, Realm, Error string
+		LifetimeS                     int    `json:"lifetime_s"`
+		WrongRefused                  bool   `json:"wrong_password_refused"`
+		WrongOutcome                  string `json:"wrong_password_outcome"`
+		ReleaseError                  string `json:"release_error"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &res); err != nil {
+		t.Fatalf("assertion %s: turn-probe printed %q: %v", what, out, err)
+	}
+	if res.Error != "" {
+		t.Fatalf("assertion %s: a TURN allocation on %s with the credentials prosody handed out: %s", what, res.Server, res.Error)
+	}
+	if res.Relayed == "" || res.Realm != svc.Host {
+		t.Errorf("assertion %s: allocation on %s: relay %q, realm %q (want the FQDN)", what, res.Server, res.Relayed, res.Realm)
+	}
+	if res.ReleaseError != "" {
+		t.Errorf("assertion %s: release: %s", what, res.ReleaseError)
+	}
+	if !res.WrongRefused {
+		t.Errorf("assertion %s: a wrong password is refused (401), got %s", what, res.WrongOutcome)
+	}
+	progress(t, "assertion ok: %s: relay %s allocated on %s with prosody's credentials (realm %s, lifetime %ds; a wrong password refused)",
+		what, res.Relayed, res.Server, res.Realm, res.LifetimeS)
+}
+
+// turnProbePath is where installTurnProbe puts turn-probe in a guest.
+const turnProbePath = "/usr/local/bin/e2e-turn-probe"
+
+// installTurnProbe builds e2e/fixture/turn-probe (static) once per test
+// binary and copies it into g over SSH.
+func installTurnProbe(t *testing.T, g *vm.VM) {
+	t.Helper()
+	turnProbe.once.Do(func() {
+		dir, err := os.MkdirTemp("", "e2e-turn-probe-")
+		if err != nil {
+			turnProbe.err = err
+			return
+		}
+		removeAtExit(dir)
+		bin := filepath.Join(dir, "turn-probe")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./fixture/turn-probe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			turnProbe.err = fmt.Errorf("build turn-probe: %v\n%s", err, out)
+			return
+		}
+		turnProbe.bin, turnProbe.err = os.ReadFile(bin)
+	})
+	if turnProbe.err != nil {
+		t.Fatal(turnProbe.err)
+	}
+	run(t, g, 2*time.Minute, "base64 -d > "+turnProbePath+" <<'TURN_PROBE'\n"+base64.StdEncoding.EncodeToString(turnProbe.bin)+
+		"\nTURN_PROBE\nchmod 0755 "+turnProbePath)
+}
+
+var turnProbe struct {
+	once sync.Once
+	bin  []byte
+	err  error
+}
+
+// dialUDP "connects" a UDP socket to addr (coturn on the host).
 func dialUDP(addr string) func() (net.Conn, error) {
 	return func() (net.Conn, error) { return net.Dial("udp", addr) }
 }

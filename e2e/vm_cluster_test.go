@@ -219,7 +219,7 @@ func waitOccupantsFor(t *testing.T, c *xmppc.Client, room string, limit time.Dur
 // boot: apply excluding the bridge's start (target ≤ 2 s), and the start.
 func reportApplyTimes(t *testing.T, vms ...*vm.VM) {
 	t.Helper()
-	re := regexp.MustCompile(`jitsi-node: applied in ([0-9.]+m?s)[^\n]*`)
+	re := regexp.MustCompile(`jitsi-node: applied in ([0-9][0-9.hmµn]*s)[^\n]*`)
 	for _, v := range vms {
 		if m := re.FindStringSubmatch(v.SerialLog()); m != nil {
 			progress(t, "agent: %s: %s", v.Name(), strings.TrimSpace(m[0]))

@@ -80,7 +80,7 @@ func TestVMJMS(t *testing.T) {
 			Name: "jms-" + v.name, Image: images[v.name], Dir: filepath.Join(out, "vm-jms-"+v.name), MemoryMB: 1024, Network: network,
 			UserData: ud, VendorData: vendorData(key.Public, ""), InstanceID: "i-e2e-jms-" + v.name, Hostname: "jms-" + v.name,
 			SSHKey: key, SSHUser: "root", Relay: relay,
-			HostForwards:  []vm.HostForward{{Guest: 443}, {Guest: jitsi.XMPPPort}, {Guest: jitsi.TurnsPort}, {Guest: jitsi.TurnPort, UDP: true}},
+			HostForwards:  []vm.HostForward{{Guest: 443}, {Guest: jitsi.XMPPPort}, {Guest: jitsi.TurnsPort}},
 			GuestForwards: []vm.GuestForward{{GuestIP: network.IP(102), GuestPort: 443, HostPort: api.port}, repo.GuestForward()},
 		}))
 	}
@@ -95,7 +95,7 @@ func TestVMJMS(t *testing.T) {
 			checkTURNListens(t, g)
 			turn, turns := advertisedTURN(t, jmsClient(g, v.fqdn))
 			checkAllocation(t, "TURN over TLS on "+v.name, dialTLS(fmt.Sprintf("127.0.0.1:%d", g.Forwards[jitsi.TurnsPort]), v.fqdn), turns)
-			checkAllocation(t, "TURN over UDP on "+v.name, dialUDP(fmt.Sprintf("127.0.0.1:%d", g.UDPForwards[jitsi.TurnPort])), turn)
+			checkUDPAllocationInGuest(t, "TURN over UDP on "+v.name, g, turn)
 			checkTurnSecretKept(t, g)
 			checkJMSActive(t, reg, v.fqdn)
 			if v.bridgeNetwork != "" {

@@ -96,7 +96,7 @@ func Allocate(ctx context.Context, conn net.Conn, creds Credentials) (*Allocatio
 		_ = conn.SetDeadline(dl)
 	}
 	transport := attribute(attrRequestedTranspt, []byte{transportUDP, 0, 0, 0})
-	first, err := roundTrip(conn, methodAllocate, []attr{transport}, nil)
+	first, err := roundTrip(ctx, conn, methodAllocate, []attr{transport}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func Allocate(ctx context.Context, conn net.Conn, creds Credentials) (*Allocatio
 	}
 	a := &Allocation{Realm: string(realm), conn: conn, nonce: nonce, creds: creds,
 		key: longTermKey(creds.Username, string(realm), creds.Password)}
-	resp, err := roundTrip(conn, methodAllocate, append(a.authAttrs(), transport), a.key)
+	resp, err := roundTrip(ctx, conn, methodAllocate, append(a.authAttrs(), transport), a.key)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func Allocate(ctx context.Context, conn net.Conn, creds Credentials) (*Allocatio
 func (a *Allocation) Release(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = a.conn.SetDeadline(time.Now()) })
 	defer stop()
-	resp, err := roundTrip(a.conn, methodRefresh, append(a.authAttrs(), attribute(attrLifetime, []byte{0, 0, 0, 0})), a.key)
+	resp, err := roundTrip(ctx, a.conn, methodRefresh, append(a.authAttrs(), attribute(attrLifetime, []byte{0, 0, 0, 0})), a.key)
 	if err != nil {
 		return err
 	}
@@ -241,16 +241,38 @@ func writeAttr(b *bytes.Buffer, typ uint16, v []byte) {
 }
 
 // roundTrip sends one request and reads the response with its transaction id.
-func roundTrip(conn net.Conn, method uint16, attrs []attr, key []byte) (message, error) {
+func roundTrip(ctx context.Context, conn net.Conn, method uint16, attrs []attr, key []byte) (message, error) {
 	txid := make([]byte, 12)
 	if _, err := rand.Read(txid); err != nil {
 		return message{}, err
 	}
-	if _, err := conn.Write(encode(method, txid, attrs, key)); err != nil {
+	req := encode(method, txid, attrs, key)
+	if _, err := conn.Write(req); err != nil {
 		return message{}, fmt.Errorf("send TURN request: %w", err)
 	}
+	_, datagrams := conn.(net.PacketConn)
+	rto := initialRTO
 	for {
+		if datagrams {
+			// Over UDP a request or its answer may be lost: retransmit
+			// the same transaction as RFC 5389 §7.2.1 says, RTO doubling.
+			wait := time.Now().Add(rto)
+			if dl, ok := ctx.Deadline(); ok && dl.Before(wait) {
+				wait = dl
+			}
+			_ = conn.SetReadDeadline(wait)
+		}
 		raw, err := readMessage(conn)
+		var ne net.Error
+		if datagrams && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			if dl, ok := ctx.Deadline(); !ok || time.Now().Before(dl) {
+				rto *= 2
+				if _, err := conn.Write(req); err != nil {
+					return message{}, fmt.Errorf("send TURN request again: %w", err)
+				}
+				continue
+			}
+		}
 		if err != nil {
 			return message{}, fmt.Errorf("read TURN response: %w", err)
 		}
@@ -263,6 +285,10 @@ func roundTrip(conn net.Conn, method uint16, attrs []attr, key []byte) (message,
 		}
 	}
 }
+
+// initialRTO is the first retransmission timeout over UDP (RFC 5389's
+// recommended 500 ms).
+const initialRTO = 500 * time.Millisecond
 
 // readMessage reads one STUN message: a datagram, or a header and its
 // length's worth of attributes from a stream.

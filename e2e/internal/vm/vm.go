@@ -5,7 +5,8 @@
 //   - qemu user networking with restrict=on: the guest can reach nothing but
 //     the forwards below; no guest packet leaves the qemu process otherwise;
 //   - hostfwd=tcp:127.0.0.1:PORT-:GUESTPORT for SSH and services (host → guest;
-//     udp: too, for a guest service on UDP);
+//     TCP only: restrict=on drops every UDP datagram a guest sends but DHCP
+//     and TFTP — libslirp's udp_input —, replies to a udp hostfwd included);
 //   - guestfwd=tcp:IP:PORT-cmd:RELAY for host services (guest → host), IP in
 //     the guest's network (10.0.2.x by default; see MetadataNetwork):
 //     qemu spawns RELAY (this package's Relay, run by the test binary) per
@@ -28,11 +29,10 @@ import (
 	"time"
 )
 
-// HostForward exposes a guest TCP port (UDP with UDP set) on 127.0.0.1:Host.
+// HostForward exposes a guest TCP port on 127.0.0.1:Host.
 type HostForward struct {
 	Host  int // 0: a free port is chosen
 	Guest int
-	UDP   bool
 }
 
 // GuestForward makes GuestIP:GuestPort inside the guest lead to
@@ -74,13 +74,12 @@ type Config struct {
 type VM struct {
 	cfg     Config
 	SSHPort int
-	// Forwards maps each guest TCP port of Config.HostForwards to its host
-	// port; UDPForwards each guest UDP port.
-	Forwards, UDPForwards map[int]int
-	Serial                string
-	cmd                   *exec.Cmd
-	exit                  chan error
-	started               time.Time
+	// Forwards maps each guest port of Config.HostForwards to its host port.
+	Forwards map[int]int
+	Serial   string
+	cmd      *exec.Cmd
+	exit     chan error
+	started  time.Time
 }
 
 // Start creates the overlay and seed and boots the guest.
@@ -111,7 +110,7 @@ func Start(cfg Config) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &VM{cfg: cfg, Serial: filepath.Join(cfg.Dir, "serial.log"), Forwards: map[int]int{}, UDPForwards: map[int]int{}, exit: make(chan error, 1)}
+	v := &VM{cfg: cfg, Serial: filepath.Join(cfg.Dir, "serial.log"), Forwards: map[int]int{}, exit: make(chan error, 1)}
 	netdev, err := v.netdev()
 	if err != nil {
 		return nil, err
@@ -157,17 +156,14 @@ func (v *VM) netdev() (string, error) {
 	v.SSHPort = port
 	fmt.Fprintf(&b, ",hostfwd=tcp:127.0.0.1:%d-:22", port)
 	for _, f := range v.cfg.HostForwards {
-		hp, proto, forwards, free := f.Host, "tcp", v.Forwards, FreePort
-		if f.UDP {
-			proto, forwards, free = "udp", v.UDPForwards, FreeUDPPort
-		}
+		hp := f.Host
 		if hp == 0 {
-			if hp, err = free(); err != nil {
+			if hp, err = FreePort(); err != nil {
 				return "", err
 			}
 		}
-		forwards[f.Guest] = hp
-		fmt.Fprintf(&b, ",hostfwd=%s:127.0.0.1:%d-:%d", proto, hp, f.Guest)
+		v.Forwards[f.Guest] = hp
+		fmt.Fprintf(&b, ",hostfwd=tcp:127.0.0.1:%d-:%d", hp, f.Guest)
 	}
 	for _, g := range v.cfg.GuestForwards {
 		if !v.cfg.Network.Contains(g.GuestIP) {
