@@ -69,9 +69,9 @@ test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 demo: deps-demo build ## issue an example JMS and three bridges into $(DEMO_DIR), show one bridge's plan
 	scripts/demo.sh ./$(BINARY) "$(DEMO_DIR)"
 
-e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges under qemu (root; ≈ 13 min warm); E2E_MATRIX=ci adds two matrix rows
+e2e: deps build ## the VM tier: bake with Packer, boot a JMS and bridges, then a JMS per web server, under qemu (root; ≈ 20 min warm); E2E_MATRIX=ci adds two matrix rows
 	scripts/deps.sh e2e
-	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 85m -v -run '^(TestVMCluster|TestVMMatrix)$$' ./e2e/
+	E2E_VM=1 $(GO) test -tags $(GOTAGS) -count=1 -timeout 85m -v -run '^(TestVMCluster|TestVMJMS|TestVMMatrix)$$' ./e2e/
 
 # E2E_MATRIX: all (a bridge on each of the six base image OSes and a JMS on
 # ubuntu-24.04), ci (debian-12 + one OS by commit hash) or a list such as
