@@ -42,7 +42,7 @@ func (o OS) Ubuntu() bool { return o.ID == "ubuntu" }
 const (
 	testedMatrixBridge = "VM matrix (bridge)"
 	testedMatrixJMS    = "VM matrix (bridge; JMS with a bridge logged in)"
-	testedPipeline     = "VM pipeline (JMS, bridges, autoscaling group) and VM matrix (bridge)"
+	testedPipeline     = "VM pipeline (JMS, bridges, autoscaling group), VM JMS (nginx; apache with ufw; TURN over TLS and UDP) and VM matrix (bridge)"
 )
 
 // SupportedOS lists every release the provisioner bakes on, oldest first per
