@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,7 +165,7 @@ func installTurnProbe(t *testing.T, g *vm.VM) {
 		}
 		removeAtExit(dir)
 		bin := filepath.Join(dir, "turn-probe")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./fixture/turn-probe")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./fixture/turn-probe")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			turnProbe.err = fmt.Errorf("build turn-probe: %v\n%s", err, out)
@@ -177,8 +176,11 @@ func installTurnProbe(t *testing.T, g *vm.VM) {
 	if turnProbe.err != nil {
 		t.Fatal(turnProbe.err)
 	}
-	run(t, g, 2*time.Minute, "base64 -d > "+turnProbePath+" <<'TURN_PROBE'\n"+base64.StdEncoding.EncodeToString(turnProbe.bin)+
-		"\nTURN_PROBE\nchmod 0755 "+turnProbePath)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := g.Put(ctx, turnProbePath, "0755", turnProbe.bin); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var turnProbe struct {

@@ -39,13 +39,7 @@ func (v *VM) Run(ctx context.Context, script string) (string, error) {
 	if v.cfg.SSHKey == nil {
 		return "", fmt.Errorf("vm %s: no SSH key configured", v.cfg.Name)
 	}
-	args := []string{
-		"-i", v.cfg.SSHKey.Private, "-p", fmt.Sprint(v.SSHPort),
-		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10",
-		v.cfg.SSHUser + "@127.0.0.1", "sudo", "-n", "bash", "-s",
-	}
-	cmd := exec.CommandContext(ctx, "ssh", args...)
+	cmd := exec.CommandContext(ctx, "ssh", append(v.sshArgs(), "sudo", "-n", "bash", "-s")...)
 	cmd.Stdin = strings.NewReader("set -euo pipefail\n" + script + "\n")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -56,10 +50,35 @@ func (v *VM) Run(ctx context.Context, script string) (string, error) {
 	return out.String(), nil
 }
 
+// Put writes data to path in the guest as root with mode (octal, e.g.
+// "0755"), streaming it on ssh's stdin: a script carrying megabytes in a
+// here-document takes bash minutes to read.
+func (v *VM) Put(ctx context.Context, path, mode string, data []byte) error {
+	if v.cfg.SSHKey == nil {
+		return fmt.Errorf("vm %s: no SSH key configured", v.cfg.Name)
+	}
+	cmd := exec.CommandContext(ctx, "ssh", append(v.sshArgs(), "sudo", "-n", "install", "-m", mode, "/dev/stdin", path)...)
+	cmd.Stdin = bytes.NewReader(data)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("vm %s: put %s: %w: %s", v.cfg.Name, path, err, out)
+	}
+	return nil
+}
+
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	if len(s) > 80 {
 		s = s[:80] + "…"
 	}
 	return s
+}
+
+// sshArgs are ssh's options and destination for the guest.
+func (v *VM) sshArgs() []string {
+	return []string{
+		"-i", v.cfg.SSHKey.Private, "-p", fmt.Sprint(v.SSHPort),
+		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10",
+		v.cfg.SSHUser + "@127.0.0.1",
+	}
 }
