@@ -17,22 +17,7 @@ func TestFleetCountsUseTheirIndex(t *testing.T) {
 	r, _ := openTemp(t)
 	ctx := testCtx(t, 30*time.Second)
 	claimOne(t, r, jvb(""))
-	rows, err := r.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+qFleetCounts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := closeRows(rows); err != nil {
-		t.Fatal(err)
-	}
+	plan := explain(t, r, ctx, qFleetCounts)
 	if !strings.Contains(strings.Join(plan, "\n"), "USING COVERING INDEX nodes_counts") {
 		t.Errorf("fleet counts do not walk nodes_counts:\n%s", strings.Join(plan, "\n"))
 	}

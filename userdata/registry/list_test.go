@@ -40,7 +40,7 @@ func TestListPagesWalkTheirSortsIndex(t *testing.T) {
 				}
 				for i, lq := range qs {
 					name := fmt.Sprintf("sort %s, %s, after %t, #%d", s, fname, after != "", i)
-					plan := explain(t, r, ctx, lq)
+					plan := explain(t, r, ctx, lq.q, lq.args...)
 					joined := strings.Join(plan, " | ")
 					if strings.Contains(joined, "TEMP B-TREE") {
 						t.Errorf("%s sorts: %s", name, joined)
@@ -74,11 +74,12 @@ func TestClaimsDoNotWriteTheListingIndex(t *testing.T) {
 	}
 }
 
-func explain(t *testing.T, r *Registry, ctx context.Context, lq listQuery) []string {
+// explain is SQLite's plan of q with args, a step a line.
+func explain(t *testing.T, r *Registry, ctx context.Context, q string, args ...any) []string {
 	t.Helper()
-	rows, err := r.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+lq.q, lq.args...)
+	rows, err := r.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, lq.q)
+		t.Fatalf("%v\n%s", err, q)
 	}
 	var plan []string
 	for rows.Next() {

@@ -52,22 +52,7 @@ func TestQueryPlansDoNotScan(t *testing.T) {
 		{"take at hint", qTakeAtHint(seriesKey{1, "jvb"}, 16, 17), nil},
 		{"insert nodes if changed", qInsertNodesIfChanged(1), []any{"c", 1, "jvb", "jvb-009", "issued", "", "", "t", "t", "operator", nil, nil, nil, nil}},
 	} {
-		rows, err := r.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.q, tc.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		if err := closeRows(rows); err != nil {
-			t.Fatal(err)
-		}
+		plan := explain(t, r, ctx, tc.q, tc.args...)
 		for _, step := range plan {
 			// A VALUES list is no table: "SCAN n CONSTANT ROWS", or the
 			// co-routine reading it, "SCAN (subquery-N)".
