@@ -62,7 +62,7 @@ generate: ## regenerate HCL2 specs and the docs from the Config field comments (
 
 test: deps build ## run all tests (unit, round-trip, schema, registry, Packer)
 	$(GO) vet -tags $(GOTAGS) ./...
-	shellcheck -x scripts/*.sh scripts/node/* e2e/scripts/*.sh e2e/scripts/lib/*.sh
+	shellcheck -x scripts/*.sh scripts/lib/*.sh scripts/node/* e2e/scripts/*.sh e2e/scripts/lib/*.sh
 	shellcheck $(wildcard e2e/fixture/debian/*/DEBIAN/postinst e2e/fixture/debian/*/DEBIAN/prerm e2e/fixture/debian/*/DEBIAN/postrm)
 	JITSI_JVM_TIER=1 JITSI_AGENT_EMBEDDED=1 $(GO) test -tags $(GOTAGS) -count=1 ./...
 

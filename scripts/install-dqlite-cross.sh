@@ -45,10 +45,8 @@ sid_sources=/etc/apt/sources.list.d/packer-plugin-jitsi-sid-src.sources
 # for this machine's packages in $cache_dir can pick them up.
 [ "$arch" = "$host_arch" ] || cache_dir=$cache_dir/$arch
 
-log() { echo "install-dqlite: $*" >&2; }
-
-as_root=()
-[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+# shellcheck source-path=SCRIPTDIR source=lib/dqlite-apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/dqlite-apt.sh"
 
 # installed_ok succeeds when a good libdqlite-dev (headers, .pc, static lib)
 # is installed for $arch, and prints its version.
@@ -125,28 +123,6 @@ install_debs() {
 	"${as_root[@]}" dpkg -i "$@" >/dev/null
 }
 
-apt_updated=0
-apt_update_once() {
-	if ((apt_updated == 0)); then
-		log "apt-get update"
-		"${as_root[@]}" apt-get update -qq
-		apt_updated=1
-	fi
-}
-
-# ensure_packages installs the named packages from this release if missing.
-ensure_packages() {
-	local need=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-	done
-	if ((${#need[@]})); then
-		apt_update_once
-		log "installing ${need[*]}"
-		DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
-	fi
-}
-
 remove_sid_sources() {
 	if [ -f "$sid_sources" ]; then
 		"${as_root[@]}" rm -f "$sid_sources"
@@ -169,8 +145,7 @@ build_debs() {
 		Components: main
 		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 	EOF
-	apt_updated=0 # the new source list must be read
-	apt_update_once
+	apt_update_again # the new source list must be read
 
 	# dpkg-dev (dpkg-source, dpkg-buildpackage) and the compiler, from this release.
 	ensure_packages dpkg-dev build-essential fakeroot

@@ -34,10 +34,8 @@ pool=http://deb.debian.org/debian/pool/main/d/dqlite
 min_version=1.18
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-jitsi/dqlite
 
-log() { echo "install-dqlite: $*" >&2; }
-
-as_root=()
-[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+# shellcheck source-path=SCRIPTDIR source=lib/dqlite-apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/dqlite-apt.sh"
 
 # installed_ok succeeds when a good libdqlite (header, .pc, static lib) is installed.
 installed_ok() {
@@ -50,22 +48,6 @@ installed_ok() {
 		return 1
 	}
 	echo "$v"
-}
-
-apt_updated=0
-ensure_packages() {
-	local need=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-	done
-	if ((${#need[@]})); then
-		if ((apt_updated == 0)); then
-			"${as_root[@]}" apt-get update -qq
-			apt_updated=1
-		fi
-		log "installing ${need[*]}"
-		DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-	fi
 }
 
 # cached_debs prints the libdqlite0 and libdqlite-dev .debs an earlier
