@@ -34,6 +34,10 @@ type bakeJob struct {
 	// Versions are the role's exact Jitsi versions (jvb_versions or
 	// jms_versions); empty: the repository's newest.
 	Versions map[string]string
+	// Vars are more of images/' variables ("name=value"); Label names the
+	// bake in progress lines when one role and OS are baked several ways.
+	Vars  []string
+	Label string
 }
 
 // baker bakes role images with one private Packer environment and the
@@ -87,15 +91,22 @@ func (b *baker) bake(t *testing.T, j bakeJob) (string, time.Duration, error) {
 	netdev := fmt.Sprintf(",restrict=on,guestfwd=tcp:%s:%d-cmd:%s 127.0.0.1:%d", vm.GuestRepoIP, vm.GuestRepoPort, strings.Join(b.relay, " "), j.RepoPort)
 	start := time.Now()
 	name := j.Role + "-" + j.OS
-	err := b.pk.run(t, "build-"+name, 40*time.Minute, bakeProgress, "build", "-color=false", "-timestamp-ui", "-only="+j.Role+".*",
-		"-var", "os="+j.OS, "-var", "base_image_dir="+b.baseDir, "-var", "output_dir="+b.output,
-		"-var", "ssh_private_key_file="+b.key.Private, "-var", "ssh_public_key="+b.key.Public,
-		"-var", "apt_repo_url=http://"+vm.GuestRepoIP+"/jitsi", "-var", "apt_key_file="+filepath.Join(b.jitsiRepo, "jitsi-key.gpg.key"),
-		"-var", "registry_url="+b.api.url, "-var", "registry_token_file="+b.api.operatorToken, "-var", "registry_ca_file="+b.api.ca,
-		"-var", "qemu_netdev_extra="+netdev,
-		"-var", j.Role+"_versions="+hclMap(j.Versions),
-		"-var", "cpus=1", "-var", "memory=1024",
-		filepath.Join(repoRoot(), "images"))
+	args := []string{"build", "-color=false", "-timestamp-ui", "-only=" + j.Role + ".*",
+		"-var", "os=" + j.OS, "-var", "base_image_dir=" + b.baseDir, "-var", "output_dir=" + b.output,
+		"-var", "ssh_private_key_file=" + b.key.Private, "-var", "ssh_public_key=" + b.key.Public,
+		"-var", "apt_repo_url=http://" + vm.GuestRepoIP + "/jitsi", "-var", "apt_key_file=" + filepath.Join(b.jitsiRepo, "jitsi-key.gpg.key"),
+		"-var", "registry_url=" + b.api.url, "-var", "registry_token_file=" + b.api.operatorToken, "-var", "registry_ca_file=" + b.api.ca,
+		"-var", "qemu_netdev_extra=" + netdev,
+		"-var", j.Role + "_versions=" + hclMap(j.Versions),
+		"-var", "cpus=1", "-var", "memory=1024"}
+	for _, kv := range j.Vars {
+		args = append(args, "-var", kv)
+	}
+	label := name
+	if j.Label != "" {
+		label += " (" + j.Label + ")"
+	}
+	err := b.pk.run(t, "build-"+name, 40*time.Minute, bakeProgress, append(args, filepath.Join(repoRoot(), "images"))...)
 	took := time.Since(start)
 	image := filepath.Join(b.output, name, name+".qcow2")
 	if err == nil {
@@ -104,7 +115,7 @@ func (b *baker) bake(t *testing.T, j bakeJob) (string, time.Duration, error) {
 	if err != nil {
 		return "", took, err
 	}
-	progress(t, "bake: %s image in %s", name, took.Round(time.Second))
+	progress(t, "bake: %s image in %s", label, took.Round(time.Second))
 	return image, took, nil
 }
 

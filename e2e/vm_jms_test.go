@@ -112,43 +112,11 @@ func TestVMJMS(t *testing.T) {
 // background; the channel gets its qcow2.
 func bakeJMS(t *testing.T, out, base, jitsiRepo string, api registryAPI, relay []string, repoPort int, key *vm.SSHKey, v jmsVariant) <-chan bakeResult {
 	t.Helper()
-	dir := filepath.Join(out, "bake-"+v.name)
-	baseDir := filepath.Join(dir, "base-images")
-	if err := os.MkdirAll(baseDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(base, "disk.qcow2"), filepath.Join(baseDir, "debian-12.qcow2")); err != nil {
-		t.Fatal(err)
-	}
-	pk := newPackerEnv(t, filepath.Join(dir, "packer"))
-	netdev := fmt.Sprintf(",restrict=on,guestfwd=tcp:%s:%d-cmd:%s 127.0.0.1:%d", vm.GuestRepoIP, vm.GuestRepoPort, strings.Join(relay, " "), repoPort)
-	output := filepath.Join(dir, "output")
-	t.Cleanup(func() {
-		if !t.Failed() && os.Getenv("E2E_KEEP_IMAGES") != "1" {
-			_ = os.RemoveAll(output)
-		}
-	})
+	b := newBaker(t, filepath.Join(out, "bake-"+v.name), jitsiRepo, api, relay, key)
 	ch := make(chan bakeResult, 1)
 	go func() {
-		started := time.Now()
-		args := []string{"build", "-color=false", "-timestamp-ui", "-only=jms.*",
-			"-var", "os=debian-12", "-var", "base_image_dir=" + baseDir, "-var", "output_dir=" + output,
-			"-var", "ssh_private_key_file=" + key.Private, "-var", "ssh_public_key=" + key.Public,
-			"-var", "apt_repo_url=http://" + vm.GuestRepoIP + "/jitsi", "-var", "apt_key_file=" + filepath.Join(jitsiRepo, "jitsi-key.gpg.key"),
-			"-var", "registry_url=" + api.url, "-var", "registry_token_file=" + api.operatorToken, "-var", "registry_ca_file=" + api.ca,
-			"-var", "qemu_netdev_extra=" + netdev, "-var", "cpus=1", "-var", "memory=1024"}
-		for _, kv := range v.vars {
-			args = append(args, "-var", kv)
-		}
-		err := pk.run(t, "build-jms-"+v.name, 40*time.Minute, bakeProgress, append(args, filepath.Join(repoRoot(), "images"))...)
-		image := filepath.Join(output, "jms-debian-12", "jms-debian-12.qcow2")
-		if err == nil {
-			_, err = os.Stat(image)
-		}
-		if err == nil {
-			progress(t, "bake: jms %s image in %s", v.name, time.Since(started).Round(time.Second))
-		}
-		ch <- bakeResult{image: image, err: err}
+		image, took, err := b.bake(t, bakeJob{Role: "jms", OS: "debian-12", Base: base, RepoPort: repoPort, Vars: v.vars, Label: v.name})
+		ch <- bakeResult{image: image, took: took, err: err}
 	}()
 	return ch
 }
