@@ -53,6 +53,30 @@ func checkMapping(t *testing.T, v *vm.VM, local, public string) {
 		return
 	}
 	progress(t, "assertion ok: %s advertises %s for %s (health %s; AWS harvester: %s)", v.Name(), public, local, st.Health, st.Harvest.AWS)
+	checkMUCClient(t, v, st)
+}
+
+// jicocoJoinLine is what jicoco's MucClient logs (through Jitsi's log
+// formatter, with its source line) once in a brewery; the Go stand-in's own
+// client writes the same words without a source line.
+var jicocoJoinLine = regexp.MustCompile(`INFO: \[[0-9]+\] (?:\[[^]]*\] )?MucClient\$MucWrapper\.join#[0-9]+: Joined MUC: \S+`)
+
+// checkMUCClient: a current-era bridge read its config and logged in with
+// Jitsi's own libraries (jicoco-mucclient on Smack, in the stand-in's JVM
+// child): its state says so and jicoco's own line of the join is in its
+// log. A 2020-era one uses the stand-in's Go client.
+func checkMUCClient(t *testing.T, v *vm.VM, st standinState) {
+	t.Helper()
+	if st.Era != "current" {
+		progress(t, "%s: a %s-era stand-in logs in with %s", v.Name(), st.Era, st.MUCClient)
+		return
+	}
+	line := jicocoJoinLine.FindString(run(t, v, time.Minute, "cat "+jitsi.JVBLogFile))
+	if !strings.HasPrefix(st.MUCClient, "jicoco-mucclient ") || line == "" {
+		t.Errorf("assertion %s: the bridge logs in with %q and its log has no line of jicoco's join, want jicoco-mucclient's", v.Name(), st.MUCClient)
+		return
+	}
+	progress(t, "assertion ok: %s logged in with %s: %q", v.Name(), st.MUCClient, line)
 }
 
 // credentialPattern finds what regapi.NewCredential mints.

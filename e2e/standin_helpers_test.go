@@ -52,6 +52,13 @@ type bridgeProc struct {
 // depends on the mappings of its config, not on the test machine's network.
 func startBridge(t *testing.T, confDir string, args ...string) *bridgeProc {
 	t.Helper()
+	return startBridgeEnv(t, confDir, nil, args...)
+}
+
+// startBridgeEnv is startBridge with env added to the bridge's environment
+// (the unit's EnvironmentFile settings, e.g. JAVA_SYS_PROPS).
+func startBridgeEnv(t *testing.T, confDir string, env []string, args ...string) *bridgeProc {
+	t.Helper()
 	addr := freeAddr(t)
 	b := &bridgeProc{out: &testutil.SyncBuffer{}, http: "http://" + addr, done: make(chan struct{})}
 	argv := []string{"--config-dir", confDir, "--http-addr", addr, "--connect-timeout", "20s", "--aws-metadata-url", "http://127.0.0.1:9"}
@@ -60,6 +67,7 @@ func startBridge(t *testing.T, confDir string, args ...string) *bridgeProc {
 	}
 	b.cmd = exec.Command(standinBin, append(argv, args...)...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
+	b.cmd.Env = append(os.Environ(), env...)
 	if err := b.cmd.Start(); err != nil {
 		t.Fatalf("start the stand-in bridge: %v", err)
 	}
@@ -129,10 +137,11 @@ func (b *bridgeProc) state(t *testing.T) standinState {
 
 // standinState is the part of GET /test-fixture/state the tests read.
 type standinState struct {
-	Era    string `json:"era"`
-	REST   bool   `json:"rest"`
-	Drain  bool   `json:"drain_endpoint"`
-	Shards []struct {
+	Era       string `json:"era"`
+	MUCClient string `json:"muc_client"`
+	REST      bool   `json:"rest"`
+	Drain     bool   `json:"drain_endpoint"`
+	Shards    []struct {
 		ID       string `json:"id"`
 		Nickname string `json:"nickname"`
 		Joined   bool   `json:"joined"`
@@ -191,7 +200,13 @@ func checker(t *testing.T, srv *prosodytest.Server, password string) *xmppc.Clie
 // waitOccupants waits until cond holds for the brewery's occupants.
 func waitOccupants(t *testing.T, c *xmppc.Client, room, what string, cond func(map[string]xmppc.Occupant) bool) map[string]xmppc.Occupant {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return waitOccupantsWithin(t, c, room, what, cond, 30*time.Second)
+}
+
+// waitOccupantsWithin is waitOccupants with its own bound.
+func waitOccupantsWithin(t *testing.T, c *xmppc.Client, room, what string, cond func(map[string]xmppc.Occupant) bool, limit time.Duration) map[string]xmppc.Occupant {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	occ, err := c.WaitOccupants(ctx, room, cond)
 	if err != nil {
@@ -206,6 +221,96 @@ func nicks(occ map[string]xmppc.Occupant) []string {
 		out = append(out, n)
 	}
 	return out
+}
+
+// drainAndShutDown enables the bridge's drain (its brewery presence must say
+// so), checks that a draining bridge takes no new conference, shuts it down
+// gracefully and checks that it exits 0 within limit and leaves the brewery,
+// and that its log does not hold the secret.
+func drainAndShutDown(t *testing.T, b *bridgeProc, focus *xmppc.Client, room, nick string, limit time.Duration) {
+	t.Helper()
+	if code := b.post(t, "/colibri/drain/enable", ""); code != http.StatusOK {
+		t.Fatalf("POST /colibri/drain/enable = %d, want 200", code)
+	}
+	waitOccupants(t, focus, room, "the drain stat", func(o map[string]xmppc.Occupant) bool {
+		return o[nick].Stats["drain"] == "true"
+	})
+	// A draining bridge takes no new conference (jicofo would not choose it).
+	if code := b.post(t, "/test-fixture/conferences", `{"count":1,"seconds":3}`); code != http.StatusConflict {
+		t.Errorf("a conference started on a draining bridge: HTTP %d, want 409", code)
+	}
+	if code := b.post(t, "/colibri/shutdown", `{"graceful-shutdown":"true"}`); code != http.StatusOK {
+		t.Fatalf("POST /colibri/shutdown = %d, want 200", code)
+	}
+	if code := b.waitExit(t, limit); code != 0 {
+		t.Errorf("exit code after graceful shutdown = %d, want 0", code)
+	}
+	waitOccupants(t, focus, room, nick+" to leave", func(o map[string]xmppc.Occupant) bool {
+		_, ok := o[nick]
+		return !ok
+	})
+	if strings.Contains(b.out.String(), bridgeSecret) {
+		t.Error("the bridge's log contains the secret")
+	}
+}
+
+// checkRefusedLogin: a bridge whose secret prosody refuses logs the refusal
+// (each of wants, within limit), keeps running and retrying, stays healthy
+// (its health is about addresses), is in no brewery, shows its shard not
+// joined, and never logs the password it tried.
+func checkRefusedLogin(t *testing.T, b *bridgeProc, focus *xmppc.Client, room, nick, password string, limit time.Duration, wants ...string) {
+	t.Helper()
+	waitFor(t, "prosody's not-authorized on the log", limit, func() bool { return strings.Contains(b.out.String(), "not-authorized") })
+	b.waitHealth(t, http.StatusOK, 10*time.Second)
+	log := b.out.String()
+	for _, want := range wants {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	select {
+	case <-b.done:
+		t.Errorf("the bridge exited on a refused login; the real one keeps running and retrying")
+	default:
+	}
+	if strings.Contains(log, password) {
+		t.Error("the bridge's log contains the password it tried")
+	}
+	if strings.Contains(log, "Joined MUC") {
+		t.Error("the bridge logged a join although its login was refused")
+	}
+	if st := b.state(t); len(st.Shards) != 1 || st.Shards[0].Joined {
+		t.Errorf("state shards %+v: want one shard, not joined", st.Shards)
+	}
+	if _, in := focus.Occupants(room)[nick]; in {
+		t.Error("a bridge with a wrong secret is in the brewery")
+	}
+}
+
+// legacyShard is a complete legacy shard for srv in sip-communicator.properties
+// syntax (values escaped as Java properties), with the bridge's secret.
+func legacyShard(srv *prosodytest.Server, nickname string) string {
+	return fmt.Sprintf(`org.jitsi.videobridge.xmpp.user.shard.HOSTNAME=127.0.0.1
+org.jitsi.videobridge.xmpp.user.shard.PORT=%d
+org.jitsi.videobridge.xmpp.user.shard.DOMAIN=auth.%s
+org.jitsi.videobridge.xmpp.user.shard.USERNAME=jvb
+org.jitsi.videobridge.xmpp.user.shard.PASSWORD=%s
+org.jitsi.videobridge.xmpp.user.shard.MUC_JIDS=%s
+org.jitsi.videobridge.xmpp.user.shard.MUC_NICKNAME=%s
+org.jitsi.videobridge.xmpp.user.shard.DISABLE_CERTIFICATE_VERIFICATION=true
+`, srv.Port, srv.FQDN, strings.NewReplacer(`\`, `\\`, " ", `\ `, ":", `\:`, "=", `\=`).Replace(bridgeSecret), srv.Brewery(), nickname)
+}
+
+// waitFor polls cond until it holds, failing the test after limit.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func freeAddr(t *testing.T) string {

@@ -76,30 +76,7 @@ func TestStandinJoinsBreweryDrainsAndShutsDown(t *testing.T) {
 	}
 	b.waitHealth(t, http.StatusOK, 10*time.Second)
 
-	if code := b.post(t, "/colibri/drain/enable", ""); code != http.StatusOK {
-		t.Fatalf("POST /colibri/drain/enable = %d, want 200", code)
-	}
-	waitOccupants(t, focus, srv.Brewery(), "the drain stat", func(o map[string]xmppc.Occupant) bool {
-		return o["jvb-e2e-1"].Stats["drain"] == "true"
-	})
-
-	// A draining bridge takes no new conference (jicofo would not choose it).
-	if code := b.post(t, "/test-fixture/conferences", `{"count":1,"seconds":3}`); code != http.StatusConflict {
-		t.Errorf("a conference started on a draining bridge: HTTP %d, want 409", code)
-	}
-	if code := b.post(t, "/colibri/shutdown", `{"graceful-shutdown":"true"}`); code != http.StatusOK {
-		t.Fatalf("POST /colibri/shutdown = %d, want 200", code)
-	}
-	if code := b.waitExit(t, 15*time.Second); code != 0 {
-		t.Errorf("exit code after graceful shutdown = %d, want 0", code)
-	}
-	waitOccupants(t, focus, srv.Brewery(), "jvb-e2e-1 to leave", func(o map[string]xmppc.Occupant) bool {
-		_, ok := o["jvb-e2e-1"]
-		return !ok
-	})
-	if strings.Contains(b.out.String(), bridgeSecret) {
-		t.Error("the bridge's log contains the secret")
-	}
+	drainAndShutDown(t, b, focus, srv.Brewery(), "jvb-e2e-1", 15*time.Second)
 }
 
 func TestStandinWrongSecretFailsClearly(t *testing.T) {
@@ -111,31 +88,8 @@ func TestStandinWrongSecretFailsClearly(t *testing.T) {
 	// As the real bridge: the refusal is logged in Smack's words and the
 	// login retried; the process keeps running and stays healthy (its
 	// health check is about addresses, not XMPP).
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(b.out.String(), "SASLError using SCRAM-SHA-1: not-authorized") && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
-	log := b.out.String()
-	for _, want := range []string{"SASLError using SCRAM-SHA-1: not-authorized", "jvb@auth." + testFQDN, "retrying"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("log lacks %q:\n%s", want, log)
-		}
-	}
-	b.waitHealth(t, http.StatusOK, 10*time.Second)
-	select {
-	case <-b.done:
-		t.Errorf("the bridge exited on a refused login; the real one keeps running and retrying")
-	default:
-	}
-	if strings.Contains(log, wrong) {
-		t.Error("the bridge's log contains the password it tried")
-	}
-	if strings.Contains(log, "Joined MUC") {
-		t.Error("the bridge logged a join although its login was refused")
-	}
-	if _, in := focus.Occupants(srv.Brewery())["jvb-wrong"]; in {
-		t.Error("a bridge with a wrong secret is in the brewery")
-	}
+	checkRefusedLogin(t, b, focus, srv.Brewery(), "jvb-wrong", wrong, 30*time.Second,
+		"SASLError using SCRAM-SHA-1: not-authorized", "jvb@auth."+testFQDN, "retrying")
 }
 
 // Jitsi's precedence trap: a complete legacy shard in sip-communicator.properties
@@ -143,15 +97,7 @@ func TestStandinWrongSecretFailsClearly(t *testing.T) {
 func TestStandinLegacyKeysOverrideJvbConf(t *testing.T) {
 	srv := startJMS(t)
 	focus := checker(t, srv, focusSecret)
-	legacy := fmt.Sprintf(`org.jitsi.videobridge.xmpp.user.shard.HOSTNAME=127.0.0.1
-org.jitsi.videobridge.xmpp.user.shard.PORT=%d
-org.jitsi.videobridge.xmpp.user.shard.DOMAIN=auth.%s
-org.jitsi.videobridge.xmpp.user.shard.USERNAME=jvb
-org.jitsi.videobridge.xmpp.user.shard.PASSWORD=%s
-org.jitsi.videobridge.xmpp.user.shard.MUC_JIDS=%s
-org.jitsi.videobridge.xmpp.user.shard.MUC_NICKNAME=legacy-nick
-org.jitsi.videobridge.xmpp.user.shard.DISABLE_CERTIFICATE_VERIFICATION=true
-`, srv.Port, testFQDN, strings.NewReplacer(`\`, `\\`, " ", `\ `, ":", `\:`, "=", `\=`).Replace(bridgeSecret), srv.Brewery())
+	legacy := legacyShard(srv, "legacy-nick")
 	startBridge(t, confDir(t, modernConf(srv, bridgeSecret, "modern-nick"), legacy))
 	occ := waitOccupants(t, focus, srv.Brewery(), "legacy-nick", hasNick("legacy-nick"))
 	if _, ok := occ["modern-nick"]; ok {

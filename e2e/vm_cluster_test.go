@@ -121,6 +121,13 @@ func TestVMCluster(t *testing.T) {
 	}
 	bootStart := time.Now()
 	jms := boot("jms", jmsImage, filepath.Join(nodesDir, "jms.yaml"), 1024, false, []vm.HostForward{{Host: jmsXMPP, Guest: 5222}})
+	// The bridges boot once the JMS's first boot is done, as an operator
+	// brings a cluster up: each bridge's login is done by Jitsi's libraries
+	// in a JVM (the stand-in package), and five JVMs starting under qemu's
+	// TCG on the host's two cores would starve the JMS's package
+	// installation past the agent's 3-minute wait for the brewery.
+	waitBooted(t, jms, 15*time.Minute)
+	progress(t, "jms: first boot done after %s; booting the bridges", time.Since(bootStart).Round(time.Second))
 	bridges := map[string]*vm.VM{}
 	for _, nick := range issued {
 		bridges[nick] = boot(nick, jvbImage, filepath.Join(nodesDir, nick+".yaml"), 512, true, nil)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/jvbread"
+	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/jvbread/jvbreadtest"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/jitsi"
 	"github.com/jitsi-packer/packer-plugin-jitsi/userdata/node"
 )
@@ -16,7 +17,7 @@ import (
 // readBridge runs Jitsi's libraries on a bridge's files and boot environment.
 func readBridge(t *testing.T, files map[string][]byte, env map[string]string, b boot) *jvbread.Result {
 	t.Helper()
-	r := jvbread.ForTest(t)
+	r := jvbreadtest.ForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := r.Read(ctx, jvbread.Input{Files: files, Env: env, LocalAddresses: b.localAddresses})

@@ -103,16 +103,21 @@ os=${1:-debian-12}
 #                 (qemu's restrict=on network names none), stalling each boot
 #                 2 min on systemd-networkd-wait-online; 237-3ubuntu10.57 does not.
 #   skip          mirror packages the release does not have
-pockets=() extra=() skip=() from_release=()
+#   jre           the Java runtime the current-era stand-in bridge runs its
+#                 JVM on (its package depends on openjdk-17-jre-headless |
+#                 java17-runtime-headless); none where only the 2020-era
+#                 stand-in (Go only) is installed
+pockets=() extra=() skip=() from_release=() jre=openjdk-17-jre-headless
 case $os in
 debian-11 | debian-12 | debian-13)
 	distro=debian url=$DEBIAN_URL components=(main) kernel=linux-image-cloud-amd64
 	network=ifupdown extra=(ifupdown isc-dhcp-client)
 	case $os in
-	debian-11) suite=bullseye keys=("${DEBIAN_11_KEYS[@]}") ;;
+	debian-11) suite=bullseye keys=("${DEBIAN_11_KEYS[@]}") jre= ;;
 	debian-12) suite=bookworm keys=("${DEBIAN_12_KEYS[@]}") ;;
 	debian-13)
-		suite=trixie keys=("${DEBIAN_13_KEYS[@]}")
+		# trixie has no openjdk-17; 21 provides java17-runtime-headless.
+		suite=trixie keys=("${DEBIAN_13_KEYS[@]}") jre=openjdk-21-jre-headless
 		# trixie's cloud-init (25.1) asks for DHCPv6 too; ifupdown's
 		# dhclient -6 then holds the boot for 5 min where no DHCPv6 server
 		# answers (qemu's user network). networkd does not wait for it.
@@ -126,7 +131,7 @@ ubuntu-18.04 | ubuntu-22.04 | ubuntu-24.04)
 	case $os in
 	ubuntu-18.04)
 		suite=bionic keys=("$UBUNTU_KEY_2012") pockets=(bionic-updates bionic-security)
-		from_release=(cloud-init) skip=(lua-unbound)
+		from_release=(cloud-init) skip=(lua-unbound) jre=
 		;;
 	ubuntu-22.04) suite=jammy keys=("$UBUNTU_KEY_2018") pockets=(jammy-updates jammy-security) ;;
 	ubuntu-24.04)
@@ -138,7 +143,7 @@ ubuntu-18.04 | ubuntu-22.04 | ubuntu-24.04)
 	;;
 *) usage ;;
 esac
-readonly os distro url suite components keys kernel network pockets extra skip from_release
+readonly os distro url suite components keys kernel network pockets extra skip from_release jre
 # debootstrap's script for every Ubuntu release is "gutsy" (bionic and jammy
 # are links to it) and "sid" for Debian's; Debian 12's debootstrap has no
 # noble link, so the script is named here rather than linked in the system.
@@ -291,7 +296,7 @@ done
 # Guests see only the mirror, which holds these versions alone.
 rm -f "$pin"
 
-mirror_packages=()
+mirror_packages=(${jre:+"$jre"})
 for p in "${MIRROR_PACKAGES[@]}"; do
 	[[ " ${skip[*]} " == *" $p "* ]] || mirror_packages+=("$p")
 done

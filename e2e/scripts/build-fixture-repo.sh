@@ -4,7 +4,7 @@
 # exactly as they would from Jitsi's: a flat repository ("deb URL stable/")
 # with its key beside it.
 #
-# Usage: e2e/scripts/build-fixture-repo.sh      (needs go, dpkg-deb, gpg)
+# Usage: e2e/scripts/build-fixture-repo.sh      (needs go, java, mvn, dpkg-deb, gpg)
 #   Prints the repository directory on stdout; progress goes to stderr.
 #
 # ${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-jitsi/e2e/jitsi-repo-<hash>/,
@@ -27,6 +27,16 @@ readonly VERSION_JVB=2.3-174+e2e1-1
 readonly VERSION_JVB_LEGACY=2.1-273+e2e1-1
 # Each entry is DIRECTORY[:ERA] under e2e/fixture/debian.
 readonly PACKAGES=(jitsi-videobridge2:current jitsi-videobridge2:legacy jitsi-meet-prosody jicofo jitsi-meet-web jitsi-meet-web-config jitsi-meet-turnserver jitsi-meet)
+# The current-era bridge reads its config and logs in with Jitsi's own
+# libraries (jicoco-mucclient on Smack; e2e/fixture/jvb-config-reader's
+# StandinMuc.kt) in a JVM beside the Go stand-in: it ships their jars where
+# the real package keeps its own (/usr/share/jitsi-videobridge, lib/) and
+# depends on a Java 17 runtime, as the real package depends on one. The
+# 2020-era one logs in with the Go stand-in's own XMPP client.
+readonly JVB_JICOCO_DIR=/usr/share/jitsi-videobridge
+# The class data sharing archive its postinst dumps (the JVM's start-up under TCG).
+readonly JVB_JICOCO_ARCHIVE=/var/cache/jitsi-videobridge/jvb-standin.jsa
+readonly JVB_JAVA_DEPENDS='openjdk-17-jre-headless | java17-runtime-headless'
 
 log() { printf 'e2e-jitsi-repo: %s\n' "$*" >&2; }
 die() {
@@ -34,8 +44,8 @@ die() {
 	exit 1
 }
 
-for c in go dpkg-deb dpkg-scanpackages gpg sha256sum flock; do
-	command -v "$c" >/dev/null 2>&1 || die "$c not found: run 'make deps' (golang, dpkg-dev, gnupg)"
+for c in go java mvn dpkg-deb dpkg-scanpackages gpg sha256sum flock; do
+	command -v "$c" >/dev/null 2>&1 || die "$c not found: run 'make deps' (golang, default-jdk-headless, maven, dpkg-dev, gnupg)"
 done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,7 +54,7 @@ sources=(
 )
 while IFS= read -r -d '' f; do
 	sources+=("$f")
-done < <(find "$root/e2e/fixture" "$root/e2e/internal/jvbconf" "$root/e2e/internal/xmppc" "$root/internal/readback" \
+done < <(find "$root/e2e/fixture" "$root/e2e/internal/jvbconf" "$root/e2e/internal/jvbread" "$root/e2e/internal/xmppc" "$root/internal/readback" \
 	-type f ! -name '*_test.go' -print0 | sort -z)
 hash=$(
 	cd "$root"
@@ -73,6 +83,15 @@ mkdir -p "$repo/stable" "$work/stage"
 
 log "building the stand-in bridge (static Go binary)"
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/jvb-standin" ./e2e/fixture/jvb-standin)
+log "building its JVM part with Maven (Jitsi's libraries from Maven Central)"
+cp -a "$root/e2e/fixture/jvb-config-reader" "$work/jvm"
+rm -rf "$work/jvm/target"
+# Maven's downloads are cached beside the JVM tier's (e2e/internal/jvbread).
+m2="${XDG_CACHE_HOME:-$HOME/.cache}/packer-plugin-jitsi/jvm/m2"
+if ! (cd "$work/jvm" && mvn -B -q -s settings.xml -Dmaven.repo.local="$m2" package) >"$work/mvn.log" 2>&1; then
+	tail -n 30 "$work/mvn.log" >&2
+	die "mvn package of e2e/fixture/jvb-config-reader failed"
+fi
 
 for entry in "${PACKAGES[@]}"; do
 	pkg=${entry%%:*}
@@ -85,7 +104,16 @@ for entry in "${PACKAGES[@]}"; do
 		-e "s/@VERSION_JVB@/$jvb_version/g" "$stage/DEBIAN/control"
 	if [ "$pkg" = jitsi-videobridge2 ]; then
 		install -D -m 0755 "$work/jvb-standin" "$stage/usr/share/jitsi-videobridge/jvb-standin"
+		jicoco_args="" java_depends=""
+		if [ "$era" = current ]; then
+			install -D -m 0644 "$work/jvm/target/jvb-config-reader.jar" "$stage$JVB_JICOCO_DIR/jvb-config-reader.jar"
+			install -d -m 0755 "$stage$JVB_JICOCO_DIR/lib"
+			install -m 0644 "$work/jvm/target/lib/"*.jar "$stage$JVB_JICOCO_DIR/lib/"
+			jicoco_args="--jicoco $JVB_JICOCO_DIR --jicoco-archive $JVB_JICOCO_ARCHIVE" java_depends=", $JVB_JAVA_DEPENDS"
+		fi
 		grep -rl '@JVB_ERA@' "$stage" | xargs sed -i "s/@JVB_ERA@/$era/g"
+		sed -i "s#@JVB_JICOCO_ARGS@#$jicoco_args#" "$stage/lib/systemd/system/jitsi-videobridge2.service"
+		sed -i "s#@JVB_JAVA_DEPENDS@#$java_depends#" "$stage/DEBIAN/control"
 	fi
 	find "$stage" -type d -exec chmod 0755 {} +
 	version=$(sed -n 's/^Version: //p' "$stage/DEBIAN/control")
