@@ -61,16 +61,11 @@ func checkMapping(t *testing.T, v *vm.VM, local, public string) {
 // client writes the same words without a source line.
 var jicocoJoinLine = regexp.MustCompile(`INFO: \[[0-9]+\] (?:\[[^]]*\] )?MucClient\$MucWrapper\.join#[0-9]+: Joined MUC: \S+`)
 
-// checkMUCClient: a current-era bridge read its config and logged in with
-// Jitsi's own libraries (jicoco-mucclient on Smack, in the stand-in's JVM
-// child): its state says so and jicoco's own line of the join is in its
-// log. A 2020-era one uses the stand-in's Go client.
+// checkMUCClient: the bridge read its config and logged in with Jitsi's
+// own libraries (jicoco-mucclient on Smack, in the stand-in's JVM child):
+// its state says so and jicoco's own line of the join is in its log.
 func checkMUCClient(t *testing.T, v *vm.VM, st standinState) {
 	t.Helper()
-	if st.Era != "current" {
-		progress(t, "%s: a %s-era stand-in logs in with %s", v.Name(), st.Era, st.MUCClient)
-		return
-	}
 	line := jicocoJoinLine.FindString(run(t, v, time.Minute, "cat "+jitsi.JVBLogFile))
 	if !strings.HasPrefix(st.MUCClient, "jicoco-mucclient ") || line == "" {
 		t.Errorf("assertion %s: the bridge logs in with %q and its log has no line of jicoco's join, want jicoco-mucclient's", v.Name(), st.MUCClient)

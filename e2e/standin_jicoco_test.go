@@ -10,7 +10,7 @@ import (
 	"github.com/jitsi-packer/packer-plugin-jitsi/e2e/internal/jvbread/jvbreadtest"
 )
 
-// These tests run the stand-in bridge as the current-era fixture package
+// These tests run the stand-in bridge as the fixture package
 // starts it in the VM tier: with --jicoco, so that Jitsi's own libraries
 // (the jvb-config-reader TEST FIXTURE's StandinMuc.kt, on jicoco-config,
 // jicoco-mucclient and Smack) read its configuration and log it in to real
@@ -90,5 +90,22 @@ func TestStandinJicocoLegacyShardWins(t *testing.T) {
 	}
 	if st := b.state(t); len(st.Shards) != 1 || st.Shards[0].Nickname != "legacy-jicoco" {
 		t.Errorf("state shards %+v: want the legacy shard only", st.Shards)
+	}
+}
+
+// A 2020-era bridge (the legacy fixture package): the same libraries log
+// it in, and the 2020 rules sit on top (--apis decides the REST API, no
+// drain endpoint).
+func TestStandinJicocoLegacyEra(t *testing.T) {
+	srv := startJMS(t)
+	focus := checker(t, srv, focusSecret)
+	b := startJicocoBridge(t, confDir(t, "", legacyShard(srv, "legacy-era-jicoco")), "--era", "legacy", "--apis=rest")
+	waitOccupantsWithin(t, focus, srv.Brewery(), "legacy-era-jicoco", hasNick("legacy-era-jicoco"), jicocoJoinWithin)
+	st := b.state(t)
+	if st.Era != "legacy" || !st.REST || st.Drain || !strings.HasPrefix(st.MUCClient, "jicoco-mucclient ") {
+		t.Errorf("state: era %q REST %v drain endpoint %v client %q; want legacy, REST from --apis, no drain endpoint, jicoco", st.Era, st.REST, st.Drain, st.MUCClient)
+	}
+	if !jicocoJoinLine.MatchString(b.out.String()) {
+		t.Errorf("log lacks jicoco's own line of the join:\n%s", b.out.String())
 	}
 }

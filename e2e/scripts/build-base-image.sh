@@ -103,17 +103,16 @@ os=${1:-debian-12}
 #                 (qemu's restrict=on network names none), stalling each boot
 #                 2 min on systemd-networkd-wait-online; 237-3ubuntu10.57 does not.
 #   skip          mirror packages the release does not have
-#   jre           the Java runtime the current-era stand-in bridge runs its
-#                 JVM on (its package depends on openjdk-17-jre-headless |
-#                 java17-runtime-headless); none where only the 2020-era
-#                 stand-in (Go only) is installed
+#   jre           the Java runtime the stand-in bridge runs its JVM on (its
+#                 package depends on openjdk-17-jre-headless |
+#                 java17-runtime-headless)
 pockets=() extra=() skip=() from_release=() jre=openjdk-17-jre-headless
 case $os in
 debian-11 | debian-12 | debian-13)
 	distro=debian url=$DEBIAN_URL components=(main) kernel=linux-image-cloud-amd64
 	network=ifupdown extra=(ifupdown isc-dhcp-client)
 	case $os in
-	debian-11) suite=bullseye keys=("${DEBIAN_11_KEYS[@]}") jre= ;;
+	debian-11) suite=bullseye keys=("${DEBIAN_11_KEYS[@]}") ;;
 	debian-12) suite=bookworm keys=("${DEBIAN_12_KEYS[@]}") ;;
 	debian-13)
 		# trixie has no openjdk-17; 21 provides java17-runtime-headless.
@@ -131,7 +130,7 @@ ubuntu-18.04 | ubuntu-22.04 | ubuntu-24.04)
 	case $os in
 	ubuntu-18.04)
 		suite=bionic keys=("$UBUNTU_KEY_2012") pockets=(bionic-updates bionic-security)
-		from_release=(cloud-init) skip=(lua-unbound) jre=
+		from_release=(cloud-init) skip=(lua-unbound)
 		;;
 	ubuntu-22.04) suite=jammy keys=("$UBUNTU_KEY_2018") pockets=(jammy-updates jammy-security) ;;
 	ubuntu-24.04)
@@ -296,7 +295,7 @@ done
 # Guests see only the mirror, which holds these versions alone.
 rm -f "$pin"
 
-mirror_packages=(${jre:+"$jre"})
+mirror_packages=("$jre")
 for p in "${MIRROR_PACKAGES[@]}"; do
 	[[ " ${skip[*]} " == *" $p "* ]] || mirror_packages+=("$p")
 done

@@ -27,12 +27,11 @@ readonly VERSION_JVB=2.3-174+e2e1-1
 readonly VERSION_JVB_LEGACY=2.1-273+e2e1-1
 # Each entry is DIRECTORY[:ERA] under e2e/fixture/debian.
 readonly PACKAGES=(jitsi-videobridge2:current jitsi-videobridge2:legacy jitsi-meet-prosody jicofo jitsi-meet-web jitsi-meet-web-config jitsi-meet-turnserver jitsi-meet)
-# The current-era bridge reads its config and logs in with Jitsi's own
+# Both builds of the bridge read their config and log in with Jitsi's own
 # libraries (jicoco-mucclient on Smack; e2e/fixture/jvb-config-reader's
-# StandinMuc.kt) in a JVM beside the Go stand-in: it ships their jars where
+# StandinMuc.kt) in a JVM beside the Go stand-in: they ship their jars where
 # the real package keeps its own (/usr/share/jitsi-videobridge, lib/) and
-# depends on a Java 17 runtime, as the real package depends on one. The
-# 2020-era one logs in with the Go stand-in's own XMPP client.
+# depend on a Java 17 runtime, as the real package depends on one.
 readonly JVB_JICOCO_DIR=/usr/share/jitsi-videobridge
 # The class data sharing archive its postinst dumps (the JVM's start-up under TCG).
 readonly JVB_JICOCO_ARCHIVE=/var/cache/jitsi-videobridge/jvb-standin.jsa
@@ -104,16 +103,12 @@ for entry in "${PACKAGES[@]}"; do
 		-e "s/@VERSION_JVB@/$jvb_version/g" "$stage/DEBIAN/control"
 	if [ "$pkg" = jitsi-videobridge2 ]; then
 		install -D -m 0755 "$work/jvb-standin" "$stage/usr/share/jitsi-videobridge/jvb-standin"
-		jicoco_args="" java_depends=""
-		if [ "$era" = current ]; then
-			install -D -m 0644 "$work/jvm/target/jvb-config-reader.jar" "$stage$JVB_JICOCO_DIR/jvb-config-reader.jar"
-			install -d -m 0755 "$stage$JVB_JICOCO_DIR/lib"
-			install -m 0644 "$work/jvm/target/lib/"*.jar "$stage$JVB_JICOCO_DIR/lib/"
-			jicoco_args="--jicoco $JVB_JICOCO_DIR --jicoco-archive $JVB_JICOCO_ARCHIVE" java_depends=", $JVB_JAVA_DEPENDS"
-		fi
+		install -D -m 0644 "$work/jvm/target/jvb-config-reader.jar" "$stage$JVB_JICOCO_DIR/jvb-config-reader.jar"
+		install -d -m 0755 "$stage$JVB_JICOCO_DIR/lib"
+		install -m 0644 "$work/jvm/target/lib/"*.jar "$stage$JVB_JICOCO_DIR/lib/"
 		grep -rl '@JVB_ERA@' "$stage" | xargs sed -i "s/@JVB_ERA@/$era/g"
-		sed -i "s#@JVB_JICOCO_ARGS@#$jicoco_args#" "$stage/lib/systemd/system/jitsi-videobridge2.service"
-		sed -i "s#@JVB_JAVA_DEPENDS@#$java_depends#" "$stage/DEBIAN/control"
+		sed -i "s#@JVB_JICOCO_ARGS@#--jicoco $JVB_JICOCO_DIR --jicoco-archive $JVB_JICOCO_ARCHIVE#" "$stage/lib/systemd/system/jitsi-videobridge2.service"
+		sed -i "s#@JVB_JAVA_DEPENDS@#, $JVB_JAVA_DEPENDS#" "$stage/DEBIAN/control"
 	fi
 	find "$stage" -type d -exec chmod 0755 {} +
 	version=$(sed -n 's/^Version: //p' "$stage/DEBIAN/control")
