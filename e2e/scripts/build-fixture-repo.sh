@@ -31,11 +31,9 @@ readonly PACKAGES=(jitsi-videobridge2:current jitsi-videobridge2:legacy jitsi-me
 # libraries (jicoco-mucclient on Smack; e2e/fixture/jvb-config-reader's
 # StandinMuc.kt) in a JVM beside the Go stand-in: they ship their jars where
 # the real package keeps its own (/usr/share/jitsi-videobridge, lib/) and
-# depend on a Java 17 runtime, as the real package depends on one.
+# depend on a Java 17 runtime, as the real package depends on one (its
+# control file and unit say so).
 readonly JVB_JICOCO_DIR=/usr/share/jitsi-videobridge
-# The class data sharing archive its postinst dumps (the JVM's start-up under TCG).
-readonly JVB_JICOCO_ARCHIVE=/var/cache/jitsi-videobridge/jvb-standin.jsa
-readonly JVB_JAVA_DEPENDS='openjdk-17-jre-headless | java17-runtime-headless'
 
 log() { printf 'e2e-jitsi-repo: %s\n' "$*" >&2; }
 die() {
@@ -107,8 +105,6 @@ for entry in "${PACKAGES[@]}"; do
 		install -d -m 0755 "$stage$JVB_JICOCO_DIR/lib"
 		install -m 0644 "$work/jvm/target/lib/"*.jar "$stage$JVB_JICOCO_DIR/lib/"
 		grep -rl '@JVB_ERA@' "$stage" | xargs sed -i "s/@JVB_ERA@/$era/g"
-		sed -i "s#@JVB_JICOCO_ARGS@#--jicoco $JVB_JICOCO_DIR --jicoco-archive $JVB_JICOCO_ARCHIVE#" "$stage/lib/systemd/system/jitsi-videobridge2.service"
-		sed -i "s#@JVB_JAVA_DEPENDS@#, $JVB_JAVA_DEPENDS#" "$stage/DEBIAN/control"
 	fi
 	find "$stage" -type d -exec chmod 0755 {} +
 	version=$(sed -n 's/^Version: //p' "$stage/DEBIAN/control")
